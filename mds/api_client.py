@@ -1,0 +1,457 @@
+"""ApiClient: authentication, serialisation and the one call path every operation goes through."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import quote
+
+import urllib3
+
+from mds._version import __version__
+from mds.configuration import Configuration
+from mds.exceptions import (
+    ApiResponseError,
+    ApiTypeError,
+    ApiValueError,
+    ClientClosedError,
+    exception_for_status,
+    redact_headers,
+)
+from mds.models._base import Model, ModelError
+from mds.rest import RESTClientObject, RESTResponse, build_retry
+
+__all__ = ["ApiClient", "AsyncResult", "Operation", "UNSET"]
+
+
+class _Unset:
+    """The "not given" sentinel: lets ``_request_timeout=None`` mean "no timeout"."""
+
+    _instance: _Unset | None = None
+
+    def __new__(cls) -> _Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNSET: Any = _Unset()
+
+TimeoutArg = Any  # float | tuple[float, float] | urllib3.Timeout | None | UNSET
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A declarative record of one endpoint: everything the call path needs to know about it."""
+
+    name: str
+    method: str
+    path: str
+    #: response type per 2xx status: a model class name, "str" for text, or None for no body
+    responses: Mapping[int, str | None] = field(default_factory=dict)
+    accept: str | None = None
+    #: model class name of the request body, if the operation sends one
+    body_type: str | None = None
+    content_type: str | None = None
+    #: a long poll: its read timeout is the configuration's long_poll_timeout
+    long_poll: bool = False
+    auth: tuple[str, ...] = ("Bearer",)
+
+
+class AsyncResult:
+    """What ``async_req=True`` returns: ``get(timeout=None)`` waits for the result (or raises the
+    call's exception); ``ready()``, ``wait()`` and ``successful()`` as `multiprocessing`'s."""
+
+    __slots__ = ("_future",)
+
+    def __init__(self, future: Future[Any]) -> None:
+        self._future = future
+
+    def get(self, timeout: float | None = None) -> Any:
+        return self._future.result(timeout)
+
+    def wait(self, timeout: float | None = None) -> None:
+        try:
+            self._future.exception(timeout)
+        except TimeoutError:
+            pass
+
+    def ready(self) -> bool:
+        return self._future.done()
+
+    def successful(self) -> bool:
+        if not self._future.done():
+            raise ValueError("the call has not finished")
+        return self._future.exception() is None
+
+
+class _ClientLogger(logging.Logger):
+    """A logger owned by one ApiClient (``debug=True`` or ``logger_file``), child of ``mds``.
+
+    It is not registered with the logging manager, so configuring it changes no process-wide
+    state; its level check is not cached, so later changes to the ``mds`` logger still apply.
+    """
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's name
+        if self.disabled or self.manager.disable >= level:
+            return False
+        return level >= self.getEffectiveLevel()
+
+
+_shared_logger = logging.getLogger("mds.api_client")
+
+
+class ApiClient:
+    """Talks to the service for the API classes: auth, serialisation, HTTP, errors.
+
+    A context manager; ``close()`` (idempotent) closes its sockets, its async pool and every
+    websocket it opened. Creating one starts no thread: the pool behind ``async_req=True`` is
+    created on first use.
+    """
+
+    PRIMITIVE_TYPES = (float, bool, bytes, str, int)
+
+    def __init__(
+        self,
+        configuration: Configuration | None = None,
+        header_name: str | None = None,
+        header_value: str | None = None,
+        cookie: str | None = None,
+    ) -> None:
+        self.configuration = configuration if configuration is not None else Configuration()
+        self.rest_client = RESTClientObject(self.configuration)
+        self.default_headers: dict[str, str] = {}
+        if header_name is not None:
+            self.set_default_header(header_name, header_value or "")
+        self.cookie = cookie
+        self.user_agent = f"mds-client/{__version__}/python"
+        self._retry = build_retry(self.configuration.retries, self.configuration.retry_after_max)
+        self._timeouts: dict[Any, urllib3.Timeout] = {}
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._closed = False
+        self._websockets: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._log_handler: logging.Handler | None = None
+        self.logger = self._make_logger()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close sockets, the async pool and open websockets. Safe to call more than once."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            pool, self._pool = self._pool, None
+        for connection in list(self._websockets):
+            connection.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        self.rest_client.clear()
+        if self._log_handler is not None:
+            self.logger.removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
+
+    def interrupt(self) -> None:
+        """Abort every request this client has in flight (each fails with
+        `ApiConnectionError`). Used to stop a long poll from another thread at once."""
+        self.rest_client.interrupt()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosedError("this ApiClient is closed; create a new one")
+
+    def _make_logger(self) -> logging.Logger:
+        cfg = self.configuration
+        if not cfg.debug and not cfg.logger_file:
+            return _shared_logger
+        logger = _ClientLogger("mds.api_client")
+        logger.parent = logging.getLogger("mds")
+        if cfg.debug:
+            logger.setLevel(logging.DEBUG)
+        if cfg.logger_file:
+            handler = logging.FileHandler(cfg.logger_file)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+            logger.addHandler(handler)
+            self._log_handler = handler
+        return logger
+
+    # -- headers and auth -------------------------------------------------------------------
+    @property
+    def user_agent(self) -> str:
+        return self.default_headers["User-Agent"]
+
+    @user_agent.setter
+    def user_agent(self, value: str) -> None:
+        self.default_headers["User-Agent"] = value
+
+    def set_default_header(self, header_name: str, header_value: str) -> None:
+        """Send this header with every request. CR/LF in a name or value raises ApiValueError."""
+        _check_header(header_name, header_value)
+        self.default_headers[header_name] = header_value
+
+    def auth_header(self) -> str | None:
+        """The Authorization header value, checked for characters HTTP cannot carry."""
+        value = self.configuration.get_api_key_with_prefix("Authorization")
+        if value is not None:
+            _check_header("Authorization", value)
+        return value
+
+    def _headers(self, op: Operation, has_body: bool) -> dict[str, str]:
+        headers = dict(self.default_headers)
+        if op.accept:
+            headers["Accept"] = op.accept
+        if has_body:
+            headers["Content-Type"] = op.content_type or "application/json"
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        if "Bearer" in op.auth:
+            auth = self.auth_header()
+            if auth:
+                headers["Authorization"] = auth
+        return headers
+
+    # -- the call path ----------------------------------------------------------------------
+    def call_operation(
+        self,
+        op: Operation,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        query_params: Mapping[str, Any] | None = None,
+        header_params: Mapping[str, str] | None = None,
+        body: Any = None,
+        async_req: bool = False,
+        _return_http_data_only: bool = False,
+        _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> Any:
+        """Validate, serialise, send, map errors, deserialise: the path of every operation.
+
+        Returns ``(data, status, headers)``, or just ``data`` with ``_return_http_data_only``,
+        or the raw urllib3 response with ``_preload_content=False`` (not checked or read), or an
+        `AsyncResult` with ``async_req=True``.
+        """
+        self._check_open()
+        if async_req:
+            return self._submit(
+                self.call_operation, op, path_params=path_params, query_params=query_params,
+                header_params=header_params, body=body,
+                _return_http_data_only=_return_http_data_only,
+                _preload_content=_preload_content, _request_timeout=_request_timeout,
+            )
+        url = self.configuration.host + self._path(op.path, path_params)
+        if query_params:
+            url += "?" + "&".join(
+                f"{quote(str(k), safe='')}={quote(str(v), safe='')}" for k, v in query_params.items()
+            )
+        payload = None
+        if body is not None:
+            payload = json.dumps(
+                self.sanitize_for_serialization(body), separators=(",", ":"), ensure_ascii=False
+            ).encode("utf-8")
+        headers = self._headers(op, payload is not None)
+        if header_params:
+            for name, value in header_params.items():
+                _check_header(name, value)
+                headers[name] = value
+        timeout = self._timeout(_request_timeout, op.long_poll)
+        logger = self.logger
+        debug = logger.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if debug else 0.0
+        if debug and self.configuration.debug:
+            logger.debug("%s %s headers=%s body=%d bytes", op.method, url,
+                         redact_headers(headers), len(payload or b""))
+        resp = self.rest_client.request(
+            op.method, url, headers=headers, body=payload, timeout=timeout, retries=self._retry,
+            preload_content=_preload_content,
+        )
+        if debug:
+            logger.debug("%s %s -> %d in %.1f ms", op.method, op.path, resp.status,
+                         (time.perf_counter() - started) * 1000.0)
+            if self.configuration.debug:
+                logger.debug("response headers=%s", redact_headers(resp.headers))
+        if not _preload_content:
+            return resp
+        status = resp.status
+        if not 200 <= status < 300:
+            raise exception_for_status(status, resp.reason, resp.data, resp.headers)
+        data = self.deserialize(resp, op.responses.get(status))
+        if _return_http_data_only:
+            return data
+        return data, status, resp.headers
+
+    def call_api(
+        self,
+        resource_path: str,
+        method: str,
+        path_params: Mapping[str, Any] | None = None,
+        query_params: Any = None,
+        header_params: Mapping[str, str] | None = None,
+        body: Any = None,
+        post_params: Any = None,
+        files: Any = None,
+        response_type: str | None = None,
+        auth_settings: list[str] | None = None,
+        async_req: bool | None = None,
+        _return_http_data_only: bool | None = None,
+        collection_formats: Any = None,
+        _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> Any:
+        """The generated clients' entry point, for endpoints this SDK does not wrap."""
+        if post_params or files:
+            raise ApiValueError("form and file parameters are not used by this API")
+        header_params = dict(header_params or {})
+        accept = header_params.pop("Accept", "application/json")
+        op = Operation(
+            name=f"{method} {resource_path}",
+            method=method.upper(),
+            path=resource_path,
+            responses={200: response_type, 201: response_type},
+            accept=accept,
+            content_type=header_params.pop("Content-Type", None),
+            auth=tuple(auth_settings if auth_settings is not None else ["Bearer"]),
+        )
+        return self.call_operation(
+            op, path_params=path_params, query_params=dict(query_params or {}),
+            header_params=header_params, body=body, async_req=bool(async_req),
+            _return_http_data_only=bool(_return_http_data_only),
+            _preload_content=_preload_content, _request_timeout=_request_timeout,
+        )
+
+    def _path(self, template: str, path_params: Mapping[str, Any] | None) -> str:
+        if not path_params:
+            return template
+        safe = self.configuration.safe_chars_for_path_param
+        for name, value in path_params.items():
+            template = template.replace("{%s}" % name, quote(str(value), safe=safe))
+        return template
+
+    def _timeout(self, value: TimeoutArg, long_poll: bool) -> urllib3.Timeout:
+        key = (value, long_poll) if value is UNSET else None
+        if key is not None:
+            cached = self._timeouts.get(key)
+            if cached is not None:
+                return cached
+            default = self.configuration.timeout
+            if long_poll:
+                connect = default[0] if isinstance(default, tuple) else default
+                timeout = urllib3.Timeout(connect=connect, read=self.configuration.long_poll_timeout)
+            else:
+                timeout = self._timeout(default, False)
+            self._timeouts[key] = timeout
+            return timeout
+        if value is None:
+            return urllib3.Timeout(connect=None, read=None)
+        if isinstance(value, urllib3.Timeout):
+            return value
+        if isinstance(value, bool):
+            raise ApiTypeError("_request_timeout must be a number, a (connect, read) tuple or None")
+        if isinstance(value, (int, float)):
+            return urllib3.Timeout(total=float(value))
+        if isinstance(value, (tuple, list)) and len(value) == 2:
+            return urllib3.Timeout(connect=value[0], read=value[1])
+        raise ApiTypeError("_request_timeout must be a number, a (connect, read) tuple or None")
+
+    def _submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> AsyncResult:
+        with self._lock:
+            self._check_open()
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.configuration.connection_pool_maxsize,
+                    thread_name_prefix="mds-async",
+                )
+            return AsyncResult(self._pool.submit(fn, *args, **kwargs))
+
+    # -- serialisation ----------------------------------------------------------------------
+    def sanitize_for_serialization(self, obj: Any) -> Any:
+        """A JSON-ready form of *obj*: models become their wire dicts, dates ISO 8601 strings."""
+        if obj is None or isinstance(obj, (str, int, float, bool)):
+            return obj
+        if isinstance(obj, Model):
+            return obj.to_dict()
+        if isinstance(obj, (list, tuple)):
+            return [self.sanitize_for_serialization(v) for v in obj]
+        if isinstance(obj, dict):
+            return {str(k): self.sanitize_for_serialization(v) for k, v in obj.items()}
+        if hasattr(obj, "isoformat"):
+            return obj.isoformat()
+        if isinstance(obj, bytes):
+            return obj.decode("utf-8")
+        raise ApiTypeError(f"cannot serialise a {type(obj).__name__} to JSON")
+
+    def deserialize(self, response: Any, response_type: str | None) -> Any:
+        """The body of *response* (anything with ``.data`` and ``.status``) as *response_type*:
+        a model class name, ``"str"``, ``"object"`` (plain JSON), or None for no body.
+
+        Raises `mds.ApiResponseError` when the body is not valid JSON of the right shape.
+        """
+        if response_type is None:
+            return None
+        raw = response.data
+        if response_type == "str":
+            return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        model = Model._registry.get(response_type)
+        if not raw or not raw.strip():
+            return model() if model is not None else None
+        try:
+            doc = json.loads(raw)
+        except ValueError as exc:
+            raise _response_error(response, f"body is not valid JSON ({exc})") from exc
+        if model is None:
+            return doc
+        if type(doc) is not dict:
+            raise _response_error(
+                response, f"expected a JSON object for {response_type}, got {type(doc).__name__}"
+            )
+        try:
+            return model._wrap(doc)
+        except ModelError as exc:
+            raise _response_error(response, str(exc)) from exc
+
+
+def _response_error(response: Any, detail: str) -> ApiResponseError:
+    return ApiResponseError(
+        getattr(response, "status", 0),
+        f"unexpected response body: {detail}",
+        getattr(response, "data", None),
+        getattr(response, "headers", None),
+    )
+
+
+def _check_header(name: str, value: Any) -> None:
+    if not isinstance(name, str) or not isinstance(value, str):
+        raise ApiTypeError(f"header {name!r}: names and values must be strings")
+    for text, what in ((name, "name"), (value, "value")):
+        if "\r" in text or "\n" in text or "\0" in text:
+            raise ApiValueError(f"header {name!r}: the {what} contains a line break or NUL")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ApiValueError(f"header {name!r}: the value has characters HTTP cannot carry") from None
+
+
+__all__ += ["RESTResponse"]

@@ -1,0 +1,381 @@
+"""Every exception `mds` raises, in one tree.
+
+Callers catch only these: errors from urllib3 and websockets are translated at one boundary
+(`mds.rest` for HTTP, `mds.websocket` for the websocket) with ``raise ... from exc``.
+
+::
+
+    MdsError
+    ├── ApiException                    an answer (or no answer) from the service
+    │   ├── BadRequestException         400
+    │   │   └── ChannelConflictError    400 "other type of channel exists" (also 409, see below)
+    │   ├── UnauthorizedException       401, websocket close 1008
+    │   ├── ForbiddenException          403
+    │   ├── NotFoundException           404
+    │   ├── ConflictException           409
+    │   ├── GoneException               410
+    │   ├── PayloadTooLargeException    413
+    │   ├── UnsupportedMediaTypeException 415
+    │   ├── UpgradeRequiredException    426
+    │   ├── TooManyRequestsException    429 (``retry_after`` in seconds, or None)
+    │   ├── ServiceException            5xx
+    │   ├── ApiResponseError            a 2xx whose body is not what the operation returns
+    │   └── ApiTransportError           status 0: no HTTP answer
+    │       ├── ApiConnectionError      refused, reset, DNS, proxy failure
+    │       │   └── ApiTLSError         certificate or handshake failure
+    │       ├── ApiTimeoutError         connect or read timeout
+    │       └── WebsocketClosedError    the websocket closed (``code``, ``reason``)
+    ├── ApiValueError (ValueError)      a missing or invalid argument, found before sending
+    ├── ApiTypeError (TypeError)        an argument of the wrong type
+    ├── ClientClosedError (RuntimeError)  the ApiClient was closed
+    ├── PayloadDecodeError (ValueError) a device payload that does not decode as its content type
+    └── AsyncResponseError              a device answered an async request with a non-2xx status
+
+`ChannelConflictError` is raised for both ways the service reports that a channel is in the way:
+400 on registration when a channel of another type exists, and 409 when another long poll is
+already waiting. It derives from `BadRequestException` and `ConflictException` so that code written
+against either status keeps working.
+
+Every exception pickles, and none carries a secret: headers are stored redacted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "ApiConnectionError",
+    "ApiException",
+    "ApiResponseError",
+    "ApiTLSError",
+    "ApiTimeoutError",
+    "ApiTransportError",
+    "ApiTypeError",
+    "ApiValueError",
+    "AsyncResponseError",
+    "BadRequestException",
+    "ChannelConflictError",
+    "ClientClosedError",
+    "ConflictException",
+    "ForbiddenException",
+    "GoneException",
+    "MdsError",
+    "NotFoundException",
+    "PayloadDecodeError",
+    "PayloadTooLargeException",
+    "ServiceException",
+    "TooManyRequestsException",
+    "UnauthorizedException",
+    "UnsupportedMediaTypeException",
+    "UpgradeRequiredException",
+    "WebsocketClosedError",
+    "exception_for_status",
+    "redact_headers",
+]
+
+#: Header names whose values are secrets; compared lower-case.
+SENSITIVE_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "sec-websocket-protocol"}
+)
+REDACTED = "[secure]"
+
+
+def redact_headers(headers: Mapping[str, Any] | None) -> dict[str, str]:
+    """Return a plain copy of *headers* with every secret value replaced by ``[secure]``."""
+    if not headers:
+        return {}
+    return {
+        str(k): (REDACTED if str(k).lower() in SENSITIVE_HEADERS else str(v))
+        for k, v in headers.items()
+    }
+
+
+class MdsError(Exception):
+    """Base class of every exception raised by `mds`."""
+
+
+class ApiException(MdsError):
+    """The service answered with an error status, or could not be reached (``status`` 0).
+
+    Attributes: ``status`` (int), ``reason`` (str), ``body`` (str or None), ``headers``
+    (dict, secrets redacted) and, where the body is the service's JSON error, ``code``, ``type``,
+    ``message``, ``request_id`` and ``fields`` (list of ``{"name", "message"}``).
+    """
+
+    def __init__(
+        self,
+        status: int | None = None,
+        reason: str | None = None,
+        body: str | bytes | None = None,
+        headers: Mapping[str, Any] | None = None,
+        *,
+        http_resp: Any = None,
+    ) -> None:
+        if http_resp is not None:  # the generated signature: ApiException(http_resp=resp)
+            status = http_resp.status
+            reason = http_resp.reason
+            body = http_resp.data
+            headers = http_resp.headers
+        if isinstance(body, (bytes, bytearray)):
+            body = bytes(body).decode("utf-8", "replace")
+        self.status: int = int(status or 0)
+        self.reason: str = reason or ""
+        self.body: str | None = body
+        self.headers: dict[str, str] = redact_headers(headers)
+        self.code: int | None = None
+        self.type: str | None = None
+        self.message: str | None = None
+        self.request_id: str | None = None
+        self.fields: list[dict[str, Any]] = []
+        self._parse_error_body()
+        super().__init__(self._summary())
+
+    def _parse_error_body(self) -> None:
+        if not self.body or not self.body.lstrip().startswith("{"):
+            return
+        try:
+            doc = json.loads(self.body)
+        except ValueError:
+            return
+        if not isinstance(doc, dict):
+            return
+        code = doc.get("code")
+        self.code = code if isinstance(code, int) else None
+        for name in ("type", "message", "request_id"):
+            value = doc.get(name)
+            if isinstance(value, str):
+                setattr(self, name, value)
+        fields = doc.get("fields")
+        if isinstance(fields, list):
+            self.fields = [f for f in fields if isinstance(f, dict)]
+
+    def _summary(self) -> str:
+        text = f"({self.status})" if self.status else "(no response)"
+        if self.reason:
+            text += f" {self.reason}"
+        if self.message:
+            text += f": {self.message}"
+        elif self.body and self.status:
+            text += f": {self.body[:200]}"
+        if self.request_id:
+            text += f" [request_id={self.request_id}]"
+        return text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status!r}, reason={self.reason!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, self.__dict__.copy()))
+
+
+def _rebuild(cls: type[MdsError], args: tuple[Any, ...], state: dict[str, Any]) -> MdsError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, *args)
+    exc.__dict__.update(state)
+    return exc
+
+
+class BadRequestException(ApiException):
+    """400: the request was malformed, the URL did not validate, or another channel type exists."""
+
+
+class UnauthorizedException(ApiException):
+    """401 (or websocket close 1008): the API key is missing, unknown or revoked. Do not retry."""
+
+
+class ForbiddenException(ApiException):
+    """403: the bearer token is not an API key, or the key may not use this endpoint."""
+
+
+class NotFoundException(ApiException):
+    """404: no such channel."""
+
+
+class ConflictException(ApiException):
+    """409: another long poll is already waiting on this API key."""
+
+
+class GoneException(ApiException):
+    """410: the long-poll channel was deleted and is not yet purged."""
+
+
+class PayloadTooLargeException(ApiException):
+    """413: the request body was too large."""
+
+
+class UnsupportedMediaTypeException(ApiException):
+    """415: the body was not JSON."""
+
+
+class UpgradeRequiredException(ApiException):
+    """426: the websocket handshake lacked the Connection/Upgrade headers."""
+
+
+class TooManyRequestsException(ApiException):
+    """429: rate limited, or a websocket handshake already in progress for this key.
+
+    ``retry_after`` is the server's ``Retry-After`` in seconds (int or float), or None.
+    """
+
+    def __init__(
+        self,
+        status: int | None = None,
+        reason: str | None = None,
+        body: str | bytes | None = None,
+        headers: Mapping[str, Any] | None = None,
+        *,
+        http_resp: Any = None,
+    ) -> None:
+        super().__init__(status, reason, body, headers, http_resp=http_resp)
+        lowered = {k.lower(): v for k, v in self.headers.items()}
+        self.retry_after: float | None = parse_retry_after(lowered.get("retry-after"))
+
+
+class ServiceException(ApiException):
+    """5xx: the service failed; idempotent calls were already retried."""
+
+
+class ChannelConflictError(BadRequestException, ConflictException):
+    """A notification channel is in the way.
+
+    ``channel`` names the channel that exists (``"webhook"``, ``"long-poll"``, ``"websocket"``) when
+    known, else None. Raised for 400 "other type of channel already exists" and for 409 "another long
+    poll is waiting".
+    """
+
+    def __init__(
+        self,
+        status: int | None = None,
+        reason: str | None = None,
+        body: str | bytes | None = None,
+        headers: Mapping[str, Any] | None = None,
+        *,
+        http_resp: Any = None,
+        channel: str | None = None,
+    ) -> None:
+        self.channel = channel
+        super().__init__(status, reason, body, headers, http_resp=http_resp)
+
+    def _summary(self) -> str:
+        text = super()._summary()
+        if self.channel:
+            text += f" (existing channel: {self.channel})"
+        return text
+
+
+class ApiResponseError(ApiException):
+    """The service answered 2xx, but the body is not what the operation returns (bad JSON, wrong
+    types). ``status`` is the HTTP status; ``body`` the text received; ``__cause__`` the detail."""
+
+
+class ApiTransportError(ApiException):
+    """No HTTP answer was received. ``status`` is 0; ``reason`` says what happened."""
+
+    def __init__(self, reason: str, **_: Any) -> None:
+        super().__init__(0, reason)
+
+
+class ApiConnectionError(ApiTransportError):
+    """The connection could not be made or was lost (refused, reset, DNS, proxy)."""
+
+
+class ApiTLSError(ApiConnectionError):
+    """TLS failed: the certificate did not verify, or the handshake broke."""
+
+
+class ApiTimeoutError(ApiTransportError):
+    """The connect or read timeout passed with no answer."""
+
+
+class WebsocketClosedError(ApiTransportError):
+    """The websocket is closed. ``code`` and ``close_reason`` are the close frame's (1006 when the
+    connection was lost without one)."""
+
+    def __init__(self, code: int = 1006, close_reason: str = "", **_: Any) -> None:
+        super().__init__(f"websocket closed with code {code}" + (f": {close_reason}" if close_reason else ""))
+        self.code = code
+        self.close_reason = close_reason
+
+
+class ApiValueError(MdsError, ValueError):
+    """An argument is missing or invalid; nothing was sent."""
+
+
+class ApiTypeError(MdsError, TypeError):
+    """An argument has the wrong type; nothing was sent."""
+
+
+class ClientClosedError(MdsError, RuntimeError):
+    """The ApiClient (or a connection) was used after ``close()``."""
+
+
+class PayloadDecodeError(MdsError, ValueError):
+    """A payload does not decode as its content type says (bad base64, truncated TLV, bad JSON)."""
+
+
+class AsyncResponseError(MdsError):
+    """A device answered an asynchronous request with a non-2xx status.
+
+    ``response`` is the `mds.AsyncResponse` event; ``status`` and ``error`` are copied from it.
+    """
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+        self.status = getattr(response, "status", None)
+        self.error = getattr(response, "error", None)
+        super().__init__(
+            f"async response {getattr(response, 'id', '?')} failed with status {self.status}"
+            + (f" ({self.error})" if self.error else "")
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.response,))
+
+
+_STATUS_CLASSES: dict[int, type[ApiException]] = {
+    400: BadRequestException,
+    401: UnauthorizedException,
+    403: ForbiddenException,
+    404: NotFoundException,
+    409: ConflictException,
+    410: GoneException,
+    413: PayloadTooLargeException,
+    415: UnsupportedMediaTypeException,
+    426: UpgradeRequiredException,
+    429: TooManyRequestsException,
+}
+
+
+def exception_for_status(
+    status: int, reason: str | None, body: str | bytes | None, headers: Mapping[str, Any] | None
+) -> ApiException:
+    """Build the `ApiException` subclass that stands for an HTTP error *status*."""
+    cls = _STATUS_CLASSES.get(status)
+    if cls is None:
+        cls = ServiceException if status >= 500 else ApiException
+    return cls(status, reason, body, headers)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        import datetime
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        seconds = (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    return max(0.0, seconds)

@@ -1,0 +1,303 @@
+"""The notification websocket, on the `websockets` library: the one place where its exceptions
+become `mds` exceptions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+)
+from websockets.sync.client import ClientConnection, connect
+
+from mds.exceptions import (
+    SENSITIVE_HEADERS,
+    ApiConnectionError,
+    ApiException,
+    ApiResponseError,
+    ApiTimeoutError,
+    ApiTLSError,
+    ApiValueError,
+    WebsocketClosedError,
+    exception_for_status,
+)
+from mds.models import NotificationMessage
+
+if TYPE_CHECKING:
+    from mds.api_client import ApiClient
+
+__all__ = ["WebsocketConnection", "open_websocket", "websocket_url"]
+
+WEBSOCKET_PATH = "/v2/notification/websocket-connect"
+#: Largest frame accepted: a full batch of 20,000 items fits well inside.
+MAX_FRAME_BYTES = 64 * 2**20
+
+_log = logging.getLogger("mds.websocket")
+
+
+class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Passes websockets' log records on with secrets removed (handshake headers, the key)."""
+
+    def __init__(self, logger: logging.Logger, secrets: tuple[str, ...]) -> None:
+        super().__init__(logger, {})
+        self._secrets = tuple(s for s in secrets if s)
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        if len(args) == 2 and isinstance(args[0], str) and args[0].lower() in SENSITIVE_HEADERS:
+            args = (args[0], "[secure]")
+        elif args:
+            args = tuple(self._scrub(a) for a in args)
+        self.logger.log(level, self._scrub(msg), *args, **kwargs)
+
+    def _scrub(self, value: Any) -> Any:
+        if isinstance(value, (str, bytes)) or hasattr(value, "data"):
+            text = str(value)
+            if any(s in text for s in self._secrets) or "pelion_" in text:
+                for secret in self._secrets:
+                    text = text.replace(secret, "[secure]")
+                return text.replace("pelion_", "pelion_[secure]")
+        return value
+
+
+def websocket_url(host: str) -> str:
+    """``https://host`` → ``wss://host/v2/notification/websocket-connect`` (http → ws)."""
+    parts = urlsplit(host)
+    scheme = {"https": "wss", "http": "ws", "wss": "wss", "ws": "ws"}.get(parts.scheme)
+    if scheme is None:
+        raise ApiValueError(f"host must be an http(s) URL, got {host!r}")
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + WEBSOCKET_PATH, "", ""))
+
+
+def _ssl_context(client: ApiClient) -> ssl.SSLContext:
+    cfg = client.configuration
+    context = ssl.create_default_context(cafile=cfg.ssl_ca_cert)
+    if not cfg.verify_ssl or cfg.assert_hostname is False:
+        context.check_hostname = False
+    if not cfg.verify_ssl:
+        context.verify_mode = ssl.CERT_NONE
+    if cfg.cert_file:
+        context.load_cert_chain(cfg.cert_file, cfg.key_file)
+    return context
+
+
+def _open_timeout(client: ApiClient, timeout: Any) -> float | None:
+    from mds.api_client import UNSET
+
+    if timeout is UNSET:
+        timeout = client.configuration.timeout
+    if timeout is None:
+        return None
+    if isinstance(timeout, (tuple, list)):
+        values = [t for t in timeout if t is not None]
+        return float(sum(values)) if values else None
+    return float(timeout)
+
+
+def open_websocket(
+    client: ApiClient,
+    *,
+    connection: str = "Upgrade",
+    upgrade: str = "websocket",
+    sec_web_socket_protocol: str | None = None,
+    subprotocol_auth: bool = False,
+    timeout: Any = None,
+    ping_interval: float | None = 20.0,
+    ping_timeout: float | None = 20.0,
+) -> WebsocketConnection:
+    """Open the notification websocket for *client*'s configuration (see
+    `NotificationsApi.connect_websocket`). Raises an `ApiException` subclass on failure."""
+    client._check_open()
+    cfg = client.configuration
+    url = websocket_url(cfg.host)
+    headers: dict[str, str] = {
+        k: v for k, v in client.default_headers.items() if k.lower() != "user-agent"
+    }
+    if connection.lower() != "upgrade" or upgrade.lower() != "websocket":
+        # The caller asked for something other than a websocket upgrade; the service says 426.
+        raise ApiValueError("connect_websocket needs connection='Upgrade' and upgrade='websocket'")
+    auth = client.auth_header()
+    if auth:
+        headers["Authorization"] = auth
+    key = cfg.raw_api_key() or ""
+    subprotocols: list[str] | None = None
+    if sec_web_socket_protocol:
+        subprotocols = [p.strip() for p in sec_web_socket_protocol.split(",") if p.strip()]
+    elif subprotocol_auth:
+        if not key:
+            raise ApiValueError("subprotocol_auth needs an API key in the configuration")
+        subprotocols = ["wss", f"pelion_{key}"]
+    kwargs: dict[str, Any] = {}
+    if url.startswith("wss:"):
+        kwargs["ssl"] = _ssl_context(client)
+        if isinstance(cfg.assert_hostname, str):
+            kwargs["server_hostname"] = cfg.assert_hostname
+    secrets = (key, auth or "")
+    logger = _RedactingLogger(logging.getLogger("mds.websocket.protocol"), secrets)
+    where = f"websocket {url}"
+    try:
+        ws = connect(
+            url,
+            additional_headers=headers,
+            subprotocols=subprotocols,  # type: ignore[arg-type]
+            user_agent_header=client.user_agent,
+            proxy=cfg.proxy or None,
+            open_timeout=_open_timeout(client, timeout),
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            close_timeout=5,
+            max_size=MAX_FRAME_BYTES,
+            max_queue=64,
+            compression=None,
+            logger=logger,
+            **kwargs,
+        )
+    except InvalidStatus as exc:
+        response = exc.response
+        raise exception_for_status(
+            response.status_code, response.reason_phrase, response.body, dict(response.headers)
+        ) from None
+    except TimeoutError as exc:
+        raise ApiTimeoutError(f"{where}: the handshake timed out") from exc
+    except ssl.SSLError as exc:
+        raise ApiTLSError(f"{where}: TLS failed ({exc})") from exc
+    except InvalidURI as exc:
+        raise ApiValueError(f"{where}: {exc}") from None
+    except (InvalidHandshake, OSError, EOFError) as exc:
+        raise ApiConnectionError(f"{where}: {_describe(exc)}") from exc
+    conn = WebsocketConnection(ws, url)
+    client._websockets.add(conn)
+    _log.debug("websocket connected to %s (subprotocol %s)", url, ws.subprotocol)
+    return conn
+
+
+def _describe(exc: BaseException) -> str:
+    # Never echo a handshake response or request: the text may carry the key.
+    text = str(exc)
+    for marker in ("pelion_", "Bearer "):
+        if marker in text:
+            return type(exc).__name__
+    return text or type(exc).__name__
+
+
+class WebsocketConnection:
+    """An open notification websocket: iterate it for `NotificationMessage` objects (one per
+    text frame) until it closes; then ``close_code`` / ``close_reason`` say why.
+
+    ``recv(timeout=None)`` returns the next message, raising `ApiTimeoutError` when *timeout*
+    passes, `WebsocketClosedError` once closed and `ApiResponseError` for a frame that is not a
+    NotificationMessage. A context manager; ``close()`` is idempotent and sends close 1000.
+    """
+
+    def __init__(self, ws: ClientConnection, url: str) -> None:
+        self._ws = ws
+        self.url = url
+        self.response_headers: dict[str, str] = {}
+        response = ws.response
+        if response is not None:
+            self.response_headers = {k: v for k, v in response.headers.raw_items()}
+        self.subprotocol: str | None = ws.subprotocol
+        self._close_lock = threading.Lock()
+
+    def __enter__(self) -> WebsocketConnection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[NotificationMessage]:
+        while True:
+            try:
+                yield self.recv()
+            except WebsocketClosedError:
+                return
+
+    def recv(self, timeout: float | None = None) -> NotificationMessage:
+        """The next message. See the class docstring for what it raises."""
+        try:
+            frame = self._ws.recv(timeout)
+        except TimeoutError:
+            raise ApiTimeoutError(f"no websocket message within {timeout} s") from None
+        except ConnectionClosed as exc:
+            raise self._closed_error(exc) from None
+        except (OSError, RuntimeError) as exc:  # RuntimeError: concurrent recv() calls
+            raise ApiConnectionError(f"websocket {self.url}: {exc}") from exc
+        return parse_frame(frame)
+
+    def _closed_error(self, exc: ConnectionClosed | None = None) -> WebsocketClosedError:
+        if exc is not None and exc.rcvd is not None:
+            return WebsocketClosedError(int(exc.rcvd.code), exc.rcvd.reason)
+        return WebsocketClosedError(self.close_code or 1006, self.close_reason or "")
+
+    @property
+    def closed(self) -> bool:
+        from websockets.protocol import State
+
+        return bool(self._ws.protocol.state is State.CLOSED)
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code the server sent (1000 when we closed first and it echoed; 1006 when the
+        connection was lost without a close frame); None while open."""
+        code = self._ws.protocol.close_code
+        return None if code is None else int(code)
+
+    @property
+    def close_reason(self) -> str | None:
+        return self._ws.protocol.close_reason
+
+    @property
+    def closed_by_server(self) -> bool:
+        """True when the server sent the close frame first (its code is in ``close_code``)."""
+        protocol = self._ws.protocol
+        return protocol.close_rcvd is not None and protocol.close_rcvd_then_sent is not False
+
+    def ping(self, timeout: float = 10.0) -> float:
+        """Send a ping and wait for the pong; returns the round trip in seconds."""
+        try:
+            waiter = self._ws.ping()
+        except ConnectionClosed as exc:
+            raise self._closed_error(exc) from None
+        if not waiter.wait(timeout):
+            raise ApiTimeoutError(f"no pong within {timeout} s")
+        return float(self._ws.latency)
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the websocket (idempotent)."""
+        with self._close_lock:
+            try:
+                self._ws.close(code, reason)
+            except Exception:  # noqa: BLE001 - closing must not raise
+                _log.debug("error while closing the websocket", exc_info=True)
+
+    def __repr__(self) -> str:
+        state = "open" if self.close_code is None else f"closed {self.close_code}"
+        return f"<WebsocketConnection {self.url} {state}>"
+
+
+def parse_frame(frame: str | bytes) -> NotificationMessage:
+    """A NotificationMessage from one websocket frame; `ApiResponseError` if it is not one."""
+    try:
+        doc = json.loads(frame)
+    except ValueError as exc:
+        raise ApiResponseError(101, f"websocket frame is not JSON ({exc})", frame) from None
+    if type(doc) is not dict:
+        raise ApiResponseError(101, "websocket frame is not a JSON object", frame)
+    try:
+        return NotificationMessage._wrap(doc)
+    except ApiException as exc:
+        raise ApiResponseError(101, f"websocket frame is not a NotificationMessage ({exc})",
+                               frame) from None
+    except TypeError as exc:
+        raise ApiResponseError(101, f"websocket frame is not a NotificationMessage ({exc})",
+                               frame) from None
