@@ -6,7 +6,6 @@ import json
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -143,7 +142,9 @@ class ApiClient:
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._closed = False
-        self._websockets: weakref.WeakSet[Any] = weakref.WeakSet()
+        # Strong references: a websocket opened the way the doc example does (return value
+        # ignored) must still be closed by close().
+        self._websockets: set[Any] = set()
         self._log_handler: logging.Handler | None = None
         self.logger = self._make_logger()
 
@@ -163,6 +164,7 @@ class ApiClient:
             pool, self._pool = self._pool, None
         for connection in list(self._websockets):
             connection.close()
+        self._websockets.clear()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         self.rest_client.clear()
@@ -375,6 +377,11 @@ class ApiClient:
         if isinstance(value, (tuple, list)) and len(value) == 2:
             return urllib3.Timeout(connect=value[0], read=value[1])
         raise ApiTypeError("_request_timeout must be a number, a (connect, read) tuple or None")
+
+    def _track_websocket(self, connection: Any) -> None:
+        with self._lock:
+            self._websockets = {c for c in self._websockets if c.close_code is None}
+            self._websockets.add(connection)
 
     def _submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> AsyncResult:
         with self._lock:

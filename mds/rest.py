@@ -36,8 +36,8 @@ from mds.exceptions import (
     ApiTLSError,
     ApiTransportError,
     ApiValueError,
-    parse_retry_after,
 )
+from mds.exceptions import parse_retry_after as _parse_retry_after
 
 __all__ = ["ApiException", "RESTClientObject", "RESTResponse", "build_retry"]
 
@@ -58,10 +58,16 @@ class _Retry(Retry):
         fresh.give_up_after = self.give_up_after
         return fresh
 
+    def parse_retry_after(self, retry_after: str) -> float:
+        # Tolerant where urllib3 is strict: fractional seconds are honoured, and a malformed
+        # value falls back to the exponential back-off instead of failing the call.
+        seconds = _parse_retry_after(retry_after)
+        return 0.0 if seconds is None else seconds
+
     def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
                   error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> Retry:
         if response is not None and self.respect_retry_after_header:
-            after = parse_retry_after(response.headers.get("Retry-After"))
+            after = _parse_retry_after(response.headers.get("Retry-After"))
             if after is not None and after > self.give_up_after:
                 raise MaxRetryError(_pool, url or "", None)  # type: ignore[arg-type]
         return super().increment(method, url, response, error, _pool, _stacktrace)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@ become `mds` exceptions."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import ssl
@@ -42,6 +43,7 @@ WEBSOCKET_PATH = "/v2/notification/websocket-connect"
 MAX_FRAME_BYTES = 64 * 2**20
 
 _log = logging.getLogger("mds.websocket")
+_CONNECT_HAS_LEGACY = "legacy" in inspect.signature(connect).parameters
 
 
 class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -144,6 +146,10 @@ def open_websocket(
             kwargs["server_hostname"] = cfg.assert_hostname
     secrets = (key, auth or "")
     logger = _RedactingLogger(logging.getLogger("mds.websocket.protocol"), secrets)
+    if _CONNECT_HAS_LEGACY:
+        # websockets >= 17.1 wants ``with connect(...)``; our connection outlives this call, so
+        # ask for the direct form explicitly.
+        kwargs["legacy"] = True
     where = f"websocket {url}"
     try:
         ws = connect(
@@ -174,11 +180,30 @@ def open_websocket(
     except InvalidURI as exc:
         raise ApiValueError(f"{where}: {exc}") from None
     except (InvalidHandshake, OSError, EOFError) as exc:
+        tls = _find_cause(exc, ssl.SSLError)
+        if tls is not None:
+            raise ApiTLSError(f"{where}: TLS failed ({tls})") from exc
+        timeout_cause = _find_cause(exc, TimeoutError)
+        if timeout_cause is not None:
+            raise ApiTimeoutError(f"{where}: the handshake timed out") from exc
         raise ApiConnectionError(f"{where}: {_describe(exc)}") from exc
     conn = WebsocketConnection(ws, url)
-    client._websockets.add(conn)
+    client._track_websocket(conn)
     _log.debug("websocket connected to %s (subprotocol %s)", url, ws.subprotocol)
     return conn
+
+
+def _find_cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of *kind* in *exc*'s cause/context chain (websockets wraps TLS
+    failures during its handshake in InvalidMessage)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _describe(exc: BaseException) -> str:

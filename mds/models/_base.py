@@ -29,7 +29,8 @@ class ModelError(ApiTypeError):
 class Field:
     """One attribute of a model: python name, JSON key, type, and how to read it."""
 
-    __slots__ = ("name", "key", "type_name", "required", "model", "convert", "is_list", "doc")
+    __slots__ = ("name", "key", "type_name", "required", "model", "convert", "is_list", "doc",
+                 "aliases")
 
     def __init__(
         self,
@@ -40,6 +41,7 @@ class Field:
         model: str | None = None,
         is_list: bool = False,
         convert: Callable[[Any], Any] | None = None,
+        aliases: tuple[str, ...] = (),
         doc: str = "",
     ) -> None:
         self.name = ""  # set by __set_name__
@@ -49,6 +51,7 @@ class Field:
         self.model = model
         self.is_list = is_list
         self.convert = convert
+        self.aliases = aliases  # other JSON keys the service has used for this attribute
         self.doc = doc
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -58,6 +61,11 @@ class Field:
         if obj is None:
             return self
         value = obj._data.get(self.key)
+        if value is None and self.aliases:
+            for alias in self.aliases:
+                value = obj._data.get(alias)
+                if value is not None:
+                    break
         if self.is_list:
             if value is None:
                 value = obj._data[self.key] = []
@@ -67,6 +75,8 @@ class Field:
         return value
 
     def __set__(self, obj: Model, value: Any) -> None:
+        for alias in self.aliases:
+            obj._data.pop(alias, None)
         if value is None:
             obj._data.pop(self.key, None)
         else:
@@ -95,7 +105,7 @@ class Model:
         super().__init_subclass__(**kwargs)
         fields = tuple(v for v in vars(cls).values() if isinstance(v, Field))
         cls._fields = fields
-        cls._by_key = {f.key: f for f in fields}
+        cls._by_key = {key: f for f in fields for key in (f.key, *f.aliases)}
         cls._nested = tuple(f for f in fields if f.model is not None)
         cls.swagger_types = {f.name: f.type_name for f in fields}
         cls.attribute_map = {f.name: f.key for f in fields}
@@ -145,8 +155,10 @@ class Model:
             raise ModelError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
         copied: dict[str, Any] = {}
         names = cls.attribute_map
+        wire_keys = cls._by_key
         for key, value in data.items():
-            key = names.get(key, key)
+            if key not in wire_keys:
+                key = names.get(key, key)
             copied[key] = _deep_copy(value)
         return cls._wrap(copied)
 

@@ -17,7 +17,8 @@ class WebsocketChannel(Model):
 
     __slots__ = ()
     channel_id = Field("channelId", "str", doc="Unique channel id (2019 service only).")
-    queue_size = Field("queueSize", "int", convert=to_int, doc="Events waiting; -1 = unknown.")
+    queue_size = Field("queueSize", "int", convert=to_int, aliases=("queue_size",),
+                       doc="Events waiting; -1 = unknown.")
     status = Field("status", "str", doc="connected | disconnected | unknown.")
     serialization = Field("serialization", "object", doc="2020 serialisation config (dict).")
 
@@ -32,10 +33,3 @@ class WebsocketChannel(Model):
             {"channel_id": channel_id, "queue_size": queue_size, "status": status,
              "serialization": serialization}
         )
-
-    @classmethod
-    def _wrap(cls, data: dict[str, Any]) -> WebsocketChannel:
-        # The 2020 service spells it queue_size; keep one key so the attribute finds it.
-        if "queue_size" in data and "queueSize" not in data:
-            data["queueSize"] = data.pop("queue_size")
-        return super()._wrap(data)

@@ -1,0 +1,50 @@
+"""Shared fixtures: a scripted HTTP server on 127.0.0.1 and an SDK client pointed at it.
+
+The emulator fixtures (``mds_emulator``, ``mds_client``) come from the package's own pytest
+plugin (``mds.emulator.pytest_plugin``, registered through the ``pytest11`` entry point).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+import mds
+from servers import ScriptedServer
+
+API_KEY = "ak_1MDE1testkey0000000000000000000000000000000000000000"
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def client(server: ScriptedServer) -> Iterator[mds.ApiClient]:
+    cfg = mds.Configuration(host=server.url)
+    cfg.api_key["Authorization"] = API_KEY
+    with mds.ApiClient(cfg) as api_client:
+        yield api_client
+
+
+@pytest.fixture
+def api(client: mds.ApiClient) -> mds.NotificationsApi:
+    return mds.NotificationsApi(client)
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_leak() -> Iterator[None]:
+    """Every test must leave no non-daemon thread of ours running."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [
+        t for t in threading.enumerate()
+        if t not in before and t.is_alive() and not t.daemon and t.name.startswith("mds")
+    ]
+    for t in leaked:
+        t.join(2)
+    assert not [t for t in leaked if t.is_alive()], f"threads left running: {leaked}"

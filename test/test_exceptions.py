@@ -1,0 +1,87 @@
+"""The exception tree: one base, typed subclasses, parsed error bodies, pickling, no secrets."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+import mds
+from mds import exceptions
+
+
+def test_every_exception_derives_from_mds_error() -> None:
+    for name in exceptions.__all__:
+        obj = getattr(exceptions, name)
+        if isinstance(obj, type):
+            assert issubclass(obj, mds.MdsError), name
+
+
+def test_tree_shape() -> None:
+    assert issubclass(mds.ChannelConflictError, mds.BadRequestException)
+    assert issubclass(mds.ChannelConflictError, mds.ConflictException)
+    assert issubclass(mds.ApiTLSError, mds.ApiConnectionError)
+    assert issubclass(mds.WebsocketClosedError, mds.ApiTransportError)
+    assert issubclass(mds.ApiValueError, ValueError)
+    assert issubclass(mds.PayloadDecodeError, ValueError)
+    assert issubclass(mds.ApiTypeError, TypeError)
+
+
+@pytest.mark.parametrize(("status", "cls"), [
+    (400, mds.BadRequestException), (401, mds.UnauthorizedException),
+    (403, mds.ForbiddenException), (404, mds.NotFoundException), (409, mds.ConflictException),
+    (410, mds.GoneException), (413, mds.PayloadTooLargeException),
+    (415, mds.UnsupportedMediaTypeException), (426, mds.UpgradeRequiredException),
+    (429, mds.TooManyRequestsException), (500, mds.ServiceException), (503, mds.ServiceException),
+    (418, mds.ApiException),
+])
+def test_exception_for_status(status: int, cls: type) -> None:
+    exc = exceptions.exception_for_status(status, "Reason", b'{"code": %d}' % status, {})
+    assert type(exc) is cls
+    assert exc.status == status and exc.code == status
+
+
+def test_pickles_with_all_fields() -> None:
+    exc = exceptions.exception_for_status(
+        429, "Too Many Requests",
+        b'{"code":429,"type":"too_many","message":"slow","request_id":"r1","fields":[]}',
+        {"Retry-After": "7", "Authorization": "Bearer ak_secret"})
+    clone = pickle.loads(pickle.dumps(exc))
+    assert type(clone) is mds.TooManyRequestsException
+    assert (clone.status, clone.message, clone.request_id, clone.retry_after) == (
+        429, "slow", "r1", 7.0)
+    assert str(clone) == str(exc)
+    conflict = mds.ChannelConflictError(400, "Bad Request", None, None, channel="webhook")
+    assert pickle.loads(pickle.dumps(conflict)).channel == "webhook"
+    for transport in (mds.ApiTimeoutError("read timed out"), mds.WebsocketClosedError(1011, "x")):
+        again = pickle.loads(pickle.dumps(transport))
+        assert str(again) == str(transport) and again.status == 0
+    assert pickle.loads(pickle.dumps(mds.WebsocketClosedError(1008, "policy"))).code == 1008
+
+
+def test_headers_are_redacted() -> None:
+    exc = mds.ApiException(401, "Unauthorized", "", {"Authorization": "Bearer ak_secret",
+                                                     "Set-Cookie": "s=1", "X-Ok": "fine"})
+    assert exc.headers == {"Authorization": "[secure]", "Set-Cookie": "[secure]", "X-Ok": "fine"}
+    assert "ak_secret" not in str(exc) + repr(exc)
+
+
+def test_generated_constructor_form() -> None:
+    class Response:
+        status = 404
+        reason = "Not Found"
+        data = b'{"message": "no channel"}'
+        headers = {"Content-Type": "application/json"}
+
+    exc = mds.ApiException(http_resp=Response())
+    assert (exc.status, exc.reason, exc.message) == (404, "Not Found", "no channel")
+
+
+def test_retry_after_forms() -> None:
+    from email.utils import formatdate
+    import time
+
+    assert exceptions.parse_retry_after("5") == 5.0
+    assert exceptions.parse_retry_after("nonsense") is None
+    assert 50 < exceptions.parse_retry_after(formatdate(time.time() + 60, usegmt=True)) <= 61  # type: ignore[operator]
+    assert exceptions.parse_retry_after(formatdate(time.time() - 60, usegmt=True)) == 0.0

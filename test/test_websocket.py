@@ -1,0 +1,265 @@
+"""connect_websocket: a real websocket to the emulator (and to small purpose-built servers for
+TLS and malformed frames), handshake refusals, close codes, proxy and log redaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from websockets.sync.server import ServerConnection, serve
+
+import mds
+from mds.emulator import Emulator
+from servers import ProxyServer, ScriptedServer
+
+WS_PATH = "/v2/notification/websocket-connect"
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator(port=0) as emulator:
+        yield emulator
+
+
+def make_api(emu: Emulator, **kwargs: Any) -> mds.NotificationsApi:
+    cfg = mds.Configuration(host=emu.url, api_key=emu.api_key, **kwargs)
+    return mds.NotificationsApi(mds.ApiClient(cfg))
+
+
+@pytest.fixture
+def api(emu: Emulator) -> Iterator[mds.NotificationsApi]:
+    api = make_api(emu)
+    yield api
+    api.api_client.close()
+
+
+def test_queued_messages_arrive_in_order_then_server_close_ends_iteration(
+    emu: Emulator, api: mds.NotificationsApi
+) -> None:
+    api.register_websocket()
+    for value in range(5):
+        emu.notify("dev-1", "/3303/0/5700", value)
+    received: list[bytes] = []
+    with api.connect_websocket() as ws:
+        while len(received) < 5:
+            message = ws.recv(timeout=5)
+            received += [n.payload_bytes for n in message.notifications]
+        assert api.get_websocket().status == "connected"
+        api.delete_websocket()  # the service closes the socket: 1000
+        assert list(ws) == []
+        assert ws.close_code == 1000
+    assert received == [b"0", b"1", b"2", b"3", b"4"]
+
+
+def test_header_auth_is_sent_and_no_subprotocol_by_default(emu: Emulator,
+                                                           api: mds.NotificationsApi) -> None:
+    api.register_websocket()
+    with api.connect_websocket() as ws:
+        assert ws.subprotocol is None
+    handshake = [r for r in emu.requests() if r["path"].startswith(WS_PATH)][-1]
+    headers = {k.lower(): v for k, v in handshake["headers"].items()}
+    assert headers["authorization"] == "[secure]"  # the emulator records it redacted
+    assert "sec-websocket-protocol" not in headers
+
+
+def test_subprotocol_auth(emu: Emulator) -> None:
+    # Only the subprotocol carries the key: the service must accept it and answer "wss".
+    cfg = mds.Configuration(host=emu.url, api_key=emu.api_key)
+    with mds.ApiClient(cfg) as client:
+        api = mds.NotificationsApi(client)
+        api.register_websocket()
+        cfg.api_key.clear()
+        ws = api.connect_websocket(sec_web_socket_protocol=f"wss,pelion_{emu.api_key}")
+        assert ws.subprotocol == "wss"
+        cfg.api_key["Authorization"] = emu.api_key
+        ws2 = api.connect_websocket(subprotocol_auth=True)
+        assert ws2.subprotocol == "wss"
+        assert list(ws) == [] and ws.close_code == 1001, "the second socket replaced the first"
+        ws2.close()
+        assert ws2.close_code == 1000
+
+
+def test_doc_example_call_ignoring_the_return_value(emu: Emulator) -> None:
+    api = make_api(emu)
+    api.register_websocket()
+    connection, upgrade = "Upgrade", "websocket"
+    sec_web_socket_protocol = "sec_web_socket_protocol_example"
+    api.connect_websocket(connection, upgrade, sec_web_socket_protocol)
+    assert api.get_websocket().status == "connected"
+    api.api_client.close()  # closes the websocket it opened
+    assert api.get_websocket  # the method still exists; the client is closed
+    with mds.ApiClient(mds.Configuration(host=emu.url, api_key=emu.api_key)) as client:
+        assert mds.NotificationsApi(client).get_websocket().status == "disconnected"
+
+
+def test_connect_without_channel_closes_1011(api: mds.NotificationsApi) -> None:
+    with api.connect_websocket() as ws:
+        assert list(ws) == []
+        assert ws.close_code == 1011
+        with pytest.raises(mds.WebsocketClosedError) as info:
+            ws.recv(timeout=1)
+    assert info.value.code == 1011
+    assert info.value.status == 0
+
+
+def test_unknown_key_closes_1008() -> None:
+    with Emulator(port=0, api_keys=["ak_only_this_one"]) as emu:
+        cfg = mds.Configuration(host=emu.url, api_key="ak_someone_else")
+        with mds.ApiClient(cfg) as client, mds.NotificationsApi(client).connect_websocket() as ws:
+            assert list(ws) == []
+            assert ws.close_code == 1008
+
+
+def test_server_close_codes_are_reported(emu: Emulator, api: mds.NotificationsApi) -> None:
+    api.register_websocket()
+    with api.connect_websocket() as ws:
+        emu.add_fault(websocket="close", code=1012, reason="restart")
+        assert list(ws) == []
+        assert (ws.close_code, ws.close_reason) == (1012, "restart")
+    with api.connect_websocket() as ws:
+        emu.add_fault(websocket="drop")
+        assert list(ws) == []
+        assert ws.close_code == 1006
+
+
+def test_recv_timeout(emu: Emulator, api: mds.NotificationsApi) -> None:
+    api.register_websocket()
+    with api.connect_websocket() as ws:
+        with pytest.raises(mds.ApiTimeoutError):
+            ws.recv(timeout=0.1)
+        assert ws.ping() >= 0
+        emu.notify("d", "/1/0/1", "after")
+        assert ws.recv(timeout=5).notifications[0].payload_bytes == b"after"
+
+
+def test_connect_async(emu: Emulator, api: mds.NotificationsApi) -> None:
+    api.register_websocket()
+    ws = api.connect_websocket(async_req=True).get(timeout=5)
+    with ws:
+        assert isinstance(ws, mds.WebsocketConnection)
+        data, status, headers = api.connect_websocket_with_http_info()
+    data.close()
+    assert status == 101
+    assert headers["Upgrade"].lower() == "websocket"
+
+
+@pytest.mark.parametrize(
+    ("status", "exc"),
+    [(400, mds.BadRequestException), (401, mds.UnauthorizedException),
+     (426, mds.UpgradeRequiredException), (429, mds.TooManyRequestsException),
+     (403, mds.ForbiddenException), (503, mds.ServiceException)],
+)
+def test_handshake_refusals(server: ScriptedServer, status: int, exc: type) -> None:
+    server.reply("GET", WS_PATH, status, {"code": status, "message": "no", "request_id": "r9"},
+                 {"Retry-After": "2"} if status == 429 else {})
+    cfg = mds.Configuration(host=server.url, api_key="ak_secret_value")
+    with mds.ApiClient(cfg) as client, pytest.raises(exc) as info:
+        mds.NotificationsApi(client).connect_websocket()
+    assert info.value.status == status
+    assert info.value.request_id == "r9"
+    req = server.requests[0]
+    assert req.header("Authorization") == "Bearer ak_secret_value"
+    assert req.header("Upgrade") == "websocket"
+    assert "ak_secret_value" not in str(info.value) + repr(info.value.headers)
+    if status == 429:
+        assert info.value.retry_after == 2
+
+
+def test_refused_connection_is_typed() -> None:
+    cfg = mds.Configuration(host="http://127.0.0.1:9", api_key="ak_x")
+    with mds.ApiClient(cfg) as client, pytest.raises(mds.ApiConnectionError):
+        mds.NotificationsApi(client).connect_websocket()
+
+
+# -- purpose-built websocket servers ----------------------------------------------------------
+@contextmanager
+def ws_server(handler: Callable[[ServerConnection], None],
+              tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    server = serve(handler, "127.0.0.1", 0, ssl=tls)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.socket.getsockname()[1]
+    try:
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def test_malformed_frames_raise_typed_errors_and_the_stream_goes_on() -> None:
+    def handler(conn: ServerConnection) -> None:
+        conn.send("not json")
+        conn.send("[1, 2]")
+        conn.send(json.dumps({"notifications": "wrong"}))
+        conn.send(json.dumps({"notifications": [{"ep": "ok", "payload": "MQ=="}]}))
+        conn.close(1000)
+
+    with ws_server(handler) as url:
+        cfg = mds.Configuration(host=url, api_key="ak_x")
+        with mds.ApiClient(cfg) as client, mds.NotificationsApi(client).connect_websocket() as ws:
+            for _ in range(3):
+                with pytest.raises(mds.ApiResponseError):
+                    ws.recv(timeout=5)
+            assert ws.recv(timeout=5).notifications[0].ep == "ok"
+            assert list(ws) == []
+            assert ws.close_code == 1000
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def test_wss_with_the_right_ca_and_refused_without(ca: trustme.CA, tmp_path: Path) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+
+    def handler(conn: ServerConnection) -> None:
+        conn.send(json.dumps({"registrations": [{"ep": "tls-dev"}]}))
+        conn.close(1000)
+
+    with ws_server(handler, tls=context) as url:
+        assert url.startswith("https://")
+        cfg = mds.Configuration(host=url, api_key="ak_x", ssl_ca_cert=str(bundle))
+        with mds.ApiClient(cfg) as client, mds.NotificationsApi(client).connect_websocket() as ws:
+            assert ws.url.startswith("wss://")
+            assert ws.recv(timeout=5).registrations[0].ep == "tls-dev"
+        with mds.ApiClient(mds.Configuration(host=url, api_key="ak_x")) as client:
+            with pytest.raises(mds.ApiTLSError):
+                mds.NotificationsApi(client).connect_websocket()
+
+
+def test_websocket_through_a_proxy(emu: Emulator) -> None:
+    with ProxyServer() as proxy:
+        api = make_api(emu, proxy=proxy.url)
+        api.register_websocket()
+        emu.notify("proxied", "/1/0/1", 1)
+        with api.connect_websocket() as ws:
+            assert ws.recv(timeout=5).notifications[0].ep == "proxied"
+        api.api_client.close()
+    port = emu.url.rsplit(":", 1)[1]
+    assert f"CONNECT 127.0.0.1:{port}" in proxy.seen
+
+
+def test_websocket_debug_logs_carry_no_secret(emu: Emulator,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    api = make_api(emu)
+    api.register_websocket()
+    with api.connect_websocket(subprotocol_auth=True) as ws:
+        emu.notify("d", "/1/0/1", 1)
+        ws.recv(timeout=5)
+    api.api_client.close()
+    assert "> GET" in caplog.text, "websockets' handshake log is passed on"
+    assert emu.api_key not in caplog.text
+    assert "[secure]" in caplog.text
