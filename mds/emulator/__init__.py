@@ -1,0 +1,14 @@
+"""A local emulator of the Device Management Notifications service.
+
+``Emulator`` serves the service's REST endpoints, the websocket channel and webhook deliveries on
+one local port, with every duration of the service as an option, plus an admin API under
+``/_emulator/`` to inject notifications and faults. See ``docs/Emulator.md``.
+
+Importing this package starts nothing: no threads and no sockets until ``Emulator.start()``.
+"""
+
+from __future__ import annotations
+
+from mds.emulator._emulator import Emulator
+
+__all__ = ["Emulator"]
