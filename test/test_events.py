@@ -1,0 +1,387 @@
+"""mds.events: typed events from notification batches, bad items included."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import logging
+import pickle
+from typing import Any
+
+import pytest
+
+from mds.events import (
+    AsyncResponse,
+    DeviceDeregistered,
+    DeviceRegistered,
+    DeviceRegistrationExpired,
+    DeviceRegistrationUpdated,
+    Event,
+    Resource,
+    ResourceChanged,
+    events_from_message,
+)
+from mds.exceptions import AsyncResponseError
+from mds.models import NotificationMessage
+from mds.payload import TlvPayload, encode_tlv
+
+EP = "0172b9ba5409000000000001001117f5"
+EP2 = "015f3850a657000000000001001002ab"
+ASYNC_ID = "123e4567-e89b-12d3-a456-426655440000"
+
+# The service's own examples (SERVICE.md), as one mixed batch.
+MIXED = {
+    "notifications": [
+        {"ep": EP, "path": "/3200/0/5501", "ct": "text/plain", "payload": "NTc=", "max-age": 0}
+    ],
+    "registrations": [
+        {
+            "ep": EP2,
+            "ept": "Light",
+            "original-ep": "my-device-123",
+            "q": False,
+            "resources": [
+                {
+                    "path": "/sen/light",
+                    "ct": "text/plain",
+                    "obs": True,
+                    "rt": "light_sensor",
+                    "if": "sensor",
+                }
+            ],
+        }
+    ],
+    "reg-updates": [{"ep": EP2, "ept": "Light", "q": True}],
+    "de-registrations": [EP2],
+    "registrations-expired": [EP],
+    "async-responses": [
+        {
+            "id": ASYNC_ID,
+            "status": 200,
+            "payload": "dmFsdWUxCg==",
+            "ct": "text/plain",
+            "max-age": 600,
+        },
+        {"id": "other", "status": 504, "error": "TIMEOUT"},
+    ],
+}
+
+
+def _events(message: Any) -> list[Event]:
+    return list(events_from_message(message))
+
+
+def test_mixed_batch_yields_one_typed_event_per_item_in_wire_order() -> None:
+    events = _events(json.loads(json.dumps(MIXED)))
+    assert [type(e) for e in events] == [
+        ResourceChanged,
+        DeviceRegistered,
+        DeviceRegistrationUpdated,
+        DeviceDeregistered,
+        DeviceRegistrationExpired,
+        AsyncResponse,
+        AsyncResponse,
+    ]
+    assert all(e.error is None for e in events[:-1])
+    assert events[0] == ResourceChanged(EP, "/3200/0/5501", "text/plain", 0, b"57", 57)
+    assert events[1] == DeviceRegistered(
+        EP2,
+        "Light",
+        "my-device-123",
+        False,
+        (Resource("/sen/light", "text/plain", True, "light_sensor", "sensor"),),
+    )
+    assert events[2] == DeviceRegistrationUpdated(EP2, "Light", None, True, ())
+    assert events[3] == DeviceDeregistered(EP2)
+    assert events[4] == DeviceRegistrationExpired(EP)
+    answer = events[5]
+    assert isinstance(answer, AsyncResponse)
+    assert (answer.id, answer.status, answer.ok, answer.max_age) == (ASYNC_ID, 200, True, 600)
+    assert answer.payload == b"value1\n" and answer.value == "value1\n"  # newline kept
+    timeout = events[6]
+    assert isinstance(timeout, AsyncResponse)
+    assert (timeout.status, timeout.error, timeout.ok, timeout.value) == (
+        504,
+        "TIMEOUT",
+        False,
+        None,
+    )
+
+
+def test_kinds_follow_the_order_of_keys_in_the_message() -> None:
+    message = {
+        "async-responses": [{"id": "a1", "status": 200}],
+        "de-registrations": ["d1", "d2"],
+        "notifications": [
+            {"ep": "n1", "path": "/1/0/1", "ct": "text/plain", "payload": "MQ=="},
+            {"ep": "n2", "path": "/1/0/1", "ct": "text/plain", "payload": "Mg=="},
+        ],
+    }
+    events = _events(message)
+    assert [
+        (type(e).__name__, getattr(e, "device_id", getattr(e, "id", None))) for e in events
+    ] == [
+        ("AsyncResponse", "a1"),
+        ("DeviceDeregistered", "d1"),
+        ("DeviceDeregistered", "d2"),
+        ("ResourceChanged", "n1"),
+        ("ResourceChanged", "n2"),
+    ]
+    assert [e.value for e in events[3:]] == [1, 2]  # type: ignore[attr-defined]
+
+
+def test_model_and_wire_dict_give_the_same_events() -> None:
+    wire = json.loads(json.dumps(MIXED))
+    model = NotificationMessage.from_dict(json.loads(json.dumps(MIXED)))
+    assert _events(model) == _events(wire)
+    assert list(model.events()) == _events(wire)
+
+
+def test_bad_items_never_hide_the_rest_of_the_batch(caplog: pytest.LogCaptureFixture) -> None:
+    message = {
+        "notifications": [
+            {"ep": "ok-1", "path": "/1", "ct": "text/plain", "payload": "MQ=="},
+            {"ep": "bad-b64", "path": "/1", "ct": "text/plain", "payload": "!!not base64!!"},
+            "not an object",
+            {
+                "ep": "bad-tlv",
+                "path": "/3/0",
+                "ct": "application/vnd.oma.lwm2m+tlv",
+                "payload": "Q2hhbmdlIG1lIQ==",
+            },
+            {"ep": 42, "path": "/1", "payload": "MQ=="},
+            {"ep": "bad-types", "path": 7, "ct": 5, "payload": "MQ==", "max-age": "soon"},
+            {"ep": "ok-2", "path": "/2", "ct": "text/plain", "payload": "Mg=="},
+        ],
+        "registrations": [
+            {"ep": "reg-bad", "q": "yes", "resources": [{"path": "/a", "obs": "true"}, 5, {}]},
+            None,
+        ],
+        "async-responses": [
+            {"status": 200},
+            {"id": "a", "status": "x"},
+            {"id": "b", "status": 200},
+        ],
+    }
+    with caplog.at_level(logging.WARNING, logger="mds.events"):
+        events = _events(message)
+    assert len(events) == 7 + 2 + 3  # one event per item, none dropped
+    ok1, b64, not_obj, tlv, bad_ep, bad_types, ok2 = events[:7]
+    assert ok1.error is None and ok1.value == 1  # type: ignore[attr-defined]
+    assert ok2.error is None and ok2.value == 2  # type: ignore[attr-defined]
+
+    assert isinstance(b64, ResourceChanged)
+    assert b64.device_id == "bad-b64" and b64.value is None and b64.payload == b""
+    assert b64.error is not None and "notifications[1]" in b64.error and "base64" in b64.error
+
+    assert isinstance(not_obj, ResourceChanged) and not_obj.device_id == ""
+    assert not_obj.error == "notifications[2]: not an object: 'not an object'"
+
+    assert isinstance(tlv, ResourceChanged) and tlv.value is None
+    assert tlv.payload == b"Change me!"  # the bytes stay available
+    assert tlv.error is not None and "application/vnd.oma.lwm2m+tlv" in tlv.error
+
+    assert isinstance(bad_ep, ResourceChanged) and bad_ep.device_id == ""
+    assert bad_ep.error is not None and "'ep' is not a string: 42" in bad_ep.error
+
+    assert isinstance(bad_types, ResourceChanged)
+    assert bad_types.error is not None
+    for complaint in ("'path' is not a string", "'ct' is not a string", "'max-age'"):
+        assert complaint in bad_types.error
+    assert bad_types.content_type is None and bad_types.value == b"1"  # no usable ct: bytes
+    assert bad_types.max_age is None
+
+    reg, none_reg = events[7:9]
+    assert isinstance(reg, DeviceRegistered) and reg.device_id == "reg-bad"
+    assert reg.queue_mode is False
+    assert reg.resources == (Resource("/a"),)  # the readable resource is kept
+    assert reg.error is not None
+    for complaint in (
+        "'q'",
+        "resources[0] (/a) has a wrong type for obs",
+        "resources[1]",
+        "resources[2] has no 'path'",
+    ):
+        assert complaint in reg.error
+    assert isinstance(none_reg, DeviceRegistered) and none_reg.error is not None
+
+    no_id, bad_status, fine = events[9:]
+    assert isinstance(no_id, AsyncResponse) and no_id.id == "" and no_id.error is not None
+    assert isinstance(bad_status, AsyncResponse) and bad_status.status == 0
+    assert bad_status.error is not None and "'status'" in bad_status.error
+    assert fine == AsyncResponse("b", 200)
+
+    # items that cannot be routed to a device are logged
+    unroutable = [r for r in caplog.records if r.name == "mds.events"]
+    assert len(unroutable) == 4  # not an object, ep 42, registration None, async without id
+    assert all(r.levelno == logging.WARNING for r in unroutable)
+
+
+def test_de_registrations_as_objects() -> None:
+    message = {
+        "de-registrations": [
+            {"ep": EP, "original-ep": "my-device", "uid": "5e2f", "timestamp": 1700000000123},
+            EP2,
+        ],
+        "registrations-expired": [{"ep": EP2, "uid": "77"}, {"original-ep": "no-ep"}, 17],
+    }
+    events = _events(message)
+    assert events[0] == DeviceDeregistered(EP, "my-device", "5e2f", 1700000000123)
+    assert events[1] == DeviceDeregistered(EP2)
+    assert events[2] == DeviceRegistrationExpired(EP2, uid="77")
+    assert isinstance(events[3], DeviceRegistrationExpired)
+    assert events[3].device_id == "" and events[3].original_id == "no-ep"
+    assert events[3].error is not None and "'ep'" in events[3].error
+    assert events[4].error == "registrations-expired[2]: not a device id or object: 17"
+
+
+@pytest.mark.parametrize(
+    ("max_age", "expected"),
+    [(600, 600), ("600", 600), (" 60 ", 60), (60.0, 60), ("60.0", 60), (None, None)],
+)
+def test_max_age_number_or_numeric_string(max_age: Any, expected: int | None) -> None:
+    item: dict[str, Any] = {"ep": EP, "path": "/1", "ct": "text/plain", "payload": "MQ=="}
+    if max_age is not None:
+        item["max-age"] = max_age
+    (event,) = _events({"notifications": [item]})
+    assert isinstance(event, ResourceChanged)
+    assert event.max_age == expected and event.error is None
+    (answer,) = _events({"async-responses": [{"id": "x", "status": 200, "max-age": max_age}]})
+    assert isinstance(answer, AsyncResponse) and answer.max_age == expected
+
+
+@pytest.mark.parametrize("max_age", ["soon", 1.5, True, [1]])
+def test_bad_max_age_is_reported_and_the_value_still_decoded(max_age: Any) -> None:
+    item = {"ep": EP, "path": "/1", "ct": "text/plain", "payload": "MQ==", "max-age": max_age}
+    (event,) = _events({"notifications": [item]})
+    assert isinstance(event, ResourceChanged)
+    assert event.max_age is None and event.value == 1
+    assert event.error is not None and "'max-age' is not a whole number" in event.error
+
+
+def test_payload_types_decode_by_content_type() -> None:
+    tlv = base64.b64encode(encode_tlv({5700: 21.5})).decode()
+    items = [
+        {"ep": EP, "path": "/3303/0", "ct": "application/vnd.oma.lwm2m+tlv", "payload": tlv},
+        {"ep": EP, "path": "/3303/0", "ct": "application/octet-stream", "payload": tlv},
+        {"ep": EP, "path": "/x", "ct": "application/json", "payload": "eyJhIjogMX0="},
+        {"ep": EP, "path": "/x", "ct": "text/plain"},  # no payload at all
+    ]
+    tlv_event, opaque, as_json, empty = _events({"notifications": items})
+    assert isinstance(tlv_event.value, TlvPayload)  # type: ignore[attr-defined]
+    assert tlv_event.value[5700].as_float() == 21.5  # type: ignore[attr-defined]
+    assert opaque.value == base64.b64decode(tlv)  # type: ignore[attr-defined]
+    assert as_json.value == {"a": 1}  # type: ignore[attr-defined]
+    assert empty.payload == b"" and empty.value is None and empty.error is None  # type: ignore[attr-defined]
+
+
+def test_kind_that_is_not_a_list_becomes_one_error_event() -> None:
+    events = _events({"notifications": {"ep": EP}, "de-registrations": EP, "registrations": None})
+    assert len(events) == 2
+    assert isinstance(events[0], ResourceChanged)
+    assert events[0].error is not None and "'notifications' is not a list" in events[0].error
+    assert isinstance(events[1], DeviceDeregistered)
+    assert events[1].error is not None and "'de-registrations' is not a list" in events[1].error
+
+
+def test_unknown_keys_and_empty_messages() -> None:
+    assert _events({}) == []
+    assert _events({"future-kind": [1, 2], "notifications": []}) == []
+    assert _events(NotificationMessage()) == []
+
+
+def test_python_attribute_names_are_accepted() -> None:
+    events = _events({"de_registrations": ["a"], "async_responses": [{"id": "b", "status": 204}]})
+    assert events == [DeviceDeregistered("a"), AsyncResponse("b", 204)]
+
+
+def test_wrong_message_type_raises_at_the_call() -> None:
+    with pytest.raises(TypeError, match="NotificationMessage"):
+        events_from_message("notifications")
+    with pytest.raises(TypeError):
+        events_from_message([{"ep": EP}])
+
+
+def test_events_are_frozen_hashable_and_picklable() -> None:
+    events = _events(json.loads(json.dumps(MIXED)))
+    for event in events:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            event.error = "changed"  # type: ignore[misc]
+        assert hash(event) == hash(pickle.loads(pickle.dumps(event)))
+        assert pickle.loads(pickle.dumps(event)) == event
+    assert len(set(events)) == len(events)
+    json_event = _events(
+        {
+            "notifications": [
+                {"ep": EP, "path": "/x", "ct": "application/json", "payload": "eyJhIjogMX0="}
+            ]
+        }
+    )[0]
+    assert hash(json_event)  # a dict value does not make the event unhashable
+    first = events[0]
+    assert isinstance(first, ResourceChanged)
+    moved = dataclasses.replace(first, path="/9")
+    assert moved.path == "/9" and moved.value == first.value == 57
+
+
+def test_events_support_match() -> None:
+    seen = []
+    for event in _events(json.loads(json.dumps(MIXED))):
+        match event:
+            case ResourceChanged(device_id=device, path="/3200/0/5501", value=value):
+                seen.append(("changed", device, value))
+            case AsyncResponse(id=async_id, status=200):
+                seen.append(("answer", async_id, event.value))
+            case DeviceDeregistered(device_id=device):
+                seen.append(("gone", device, None))
+    assert seen == [("changed", EP, 57), ("gone", EP2, None), ("answer", ASYNC_ID, "value1\n")]
+
+
+def test_async_response_status_helpers() -> None:
+    ok = AsyncResponse("a", 204)
+    assert ok.ok and ok.raise_for_status() is ok
+    for status in (0, 199, 300, 404, 504):
+        failed = AsyncResponse("a", status, "TIMEOUT" if status == 504 else None)
+        assert not failed.ok
+        with pytest.raises(AsyncResponseError) as caught:
+            failed.raise_for_status()
+        assert caught.value.response is failed and caught.value.status == status
+    assert "TIMEOUT" in str(
+        pytest.raises(AsyncResponseError, AsyncResponse("a", 504, "TIMEOUT").raise_for_status).value
+    )
+
+
+def test_async_response_with_bad_payload_keeps_the_service_error() -> None:
+    (event,) = _events(
+        {"async-responses": [{"id": "a", "status": 502, "error": "NOT_DELIVERED", "payload": "%%"}]}
+    )
+    assert isinstance(event, AsyncResponse)
+    assert event.error is not None
+    assert event.error.startswith("NOT_DELIVERED; async-responses[0]: payload is not valid base64")
+
+
+def test_resource_types_split() -> None:
+    assert Resource("/a", resource_type="oic.r.temp  oic.r.x").resource_types == (
+        "oic.r.temp",
+        "oic.r.x",
+    )
+    assert Resource("/a").resource_types == ()
+
+
+def test_large_batch_keeps_every_item() -> None:
+    items = [
+        {
+            "ep": f"dev-{i}",
+            "path": "/3303/0/5700",
+            "ct": "text/plain",
+            "payload": base64.b64encode(str(i / 4).encode()).decode(),
+            "max-age": 60,
+        }
+        for i in range(20_000)
+    ]
+    items[12_345]["payload"] = "@"
+    events = _events({"notifications": items})
+    assert len(events) == 20_000
+    assert [e for e in events if e.error is not None] == [events[12_345]]
+    assert events[19_999].value == 19_999 / 4  # type: ignore[attr-defined]
