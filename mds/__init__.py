@@ -5,10 +5,8 @@ package starts no thread, opens no socket and configures no logging beyond a ``N
 Names whose modules pull in the websocket stack are loaded on first use.
 """
 
-from __future__ import annotations
-
-import logging
-from typing import TYPE_CHECKING, Any
+import logging as _logging
+import typing as _typing
 
 from mds._version import __version__
 from mds.api.notifications_api import NotificationsApi
@@ -51,18 +49,67 @@ from mds.models import (
     WebsocketChannel,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
+    from mds.async_responses import AsyncResponses
+    from mds.events import (
+        AsyncResponse,
+        DeviceDeregistered,
+        DeviceRegistered,
+        DeviceRegistrationExpired,
+        DeviceRegistrationUpdated,
+        Event,
+        Resource,
+        ResourceChanged,
+        events_from_message,
+    )
+    from mds.listener import ListenerStats, NotificationListener, ReconnectPolicy
+    from mds.payload import (
+        SenmlRecord,
+        TlvContainer,
+        TlvPayload,
+        TlvValue,
+        decode_payload,
+        decode_tlv,
+        encode_tlv,
+        parse_senml,
+    )
+    from mds.webhook_receiver import WebhookReceiver, parse_webhook, register_webhook_with_secret
     from mds.websocket import WebsocketConnection
 
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
-# Loaded on first access: these modules import the websocket stack.
+# Loaded on first access, so that `import mds` stays as cheap as `import urllib3`: these modules
+# pull in the websocket stack or are only needed by consumers of notifications.
 _LAZY = {
+    "AsyncResponse": "mds.events",
+    "AsyncResponses": "mds.async_responses",
+    "DeviceDeregistered": "mds.events",
+    "DeviceRegistered": "mds.events",
+    "DeviceRegistrationExpired": "mds.events",
+    "DeviceRegistrationUpdated": "mds.events",
+    "Event": "mds.events",
+    "ListenerStats": "mds.listener",
+    "NotificationListener": "mds.listener",
+    "ReconnectPolicy": "mds.listener",
+    "Resource": "mds.events",
+    "ResourceChanged": "mds.events",
+    "SenmlRecord": "mds.payload",
+    "TlvContainer": "mds.payload",
+    "TlvPayload": "mds.payload",
+    "TlvValue": "mds.payload",
+    "WebhookReceiver": "mds.webhook_receiver",
     "WebsocketConnection": "mds.websocket",
+    "decode_payload": "mds.payload",
+    "decode_tlv": "mds.payload",
+    "encode_tlv": "mds.payload",
+    "events_from_message": "mds.events",
+    "parse_senml": "mds.payload",
+    "parse_webhook": "mds.webhook_receiver",
+    "register_webhook_with_secret": "mds.webhook_receiver",
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'mds' has no attribute {name!r}")
@@ -71,6 +118,10 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module_name), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [
@@ -84,32 +135,56 @@ __all__ = [
     "ApiTypeError",
     "ApiValueError",
     "AsyncIDResponse",
+    "AsyncResponse",
     "AsyncResponseError",
+    "AsyncResponses",
     "AsyncResult",
     "BadRequestException",
     "ChannelConflictError",
     "ClientClosedError",
     "Configuration",
     "ConflictException",
+    "DeviceDeregistered",
+    "DeviceRegistered",
+    "DeviceRegistrationExpired",
+    "DeviceRegistrationUpdated",
     "EndpointData",
+    "Event",
     "ForbiddenException",
     "GoneException",
+    "ListenerStats",
     "MdsError",
     "NotFoundException",
     "NotificationData",
+    "NotificationListener",
     "NotificationMessage",
     "NotificationsApi",
     "PayloadDecodeError",
     "PayloadTooLargeException",
+    "ReconnectPolicy",
+    "Resource",
+    "ResourceChanged",
     "ResourcesData",
+    "SenmlRecord",
     "ServiceException",
+    "TlvContainer",
+    "TlvPayload",
+    "TlvValue",
     "TooManyRequestsException",
     "UnauthorizedException",
     "UnsupportedMediaTypeException",
     "UpgradeRequiredException",
     "Webhook",
+    "WebhookReceiver",
     "WebsocketChannel",
     "WebsocketClosedError",
     "WebsocketConnection",
     "__version__",
+    "decode_payload",
+    "decode_tlv",
+    "encode_tlv",
+    "events_from_message",
+    "parse_senml",
+    "parse_webhook",
+    "register_webhook_with_secret",
 ]

@@ -6,10 +6,10 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 import urllib3
@@ -349,7 +349,7 @@ class ApiClient:
             return template
         safe = self.configuration.safe_chars_for_path_param
         for name, value in path_params.items():
-            template = template.replace("{%s}" % name, quote(str(value), safe=safe))
+            template = template.replace("{" + name + "}", quote(str(value), safe=safe))
         return template
 
     def _timeout(self, value: TimeoutArg, long_poll: bool) -> urllib3.Timeout:

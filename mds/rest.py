@@ -65,7 +65,8 @@ class _Retry(Retry):
         return 0.0 if seconds is None else seconds
 
     def increment(self, method: str | None = None, url: str | None = None, response: Any = None,
-                  error: Exception | None = None, _pool: Any = None, _stacktrace: Any = None) -> Retry:
+                  error: Exception | None = None, _pool: Any = None,
+                  _stacktrace: Any = None) -> Any:
         if response is not None and self.respect_retry_after_header:
             after = _parse_retry_after(response.headers.get("Retry-After"))
             if after is not None and after > self.give_up_after:

@@ -152,7 +152,7 @@ def open_websocket(
         kwargs["legacy"] = True
     where = f"websocket {url}"
     try:
-        ws = connect(
+        ws = connect(  # type: ignore[misc]
             url,
             additional_headers=headers,
             subprotocols=subprotocols,  # type: ignore[arg-type]
@@ -171,7 +171,8 @@ def open_websocket(
     except InvalidStatus as exc:
         response = exc.response
         raise exception_for_status(
-            response.status_code, response.reason_phrase, response.body, dict(response.headers)
+            response.status_code, response.reason_phrase, bytes(response.body or b""),
+            dict(response.headers)
         ) from None
     except TimeoutError as exc:
         raise ApiTimeoutError(f"{where}: the handshake timed out") from exc

@@ -90,12 +90,13 @@ def test_retries_transient_statuses_honouring_retry_after(server: ScriptedServer
 def test_retry_after_http_date(server: ScriptedServer) -> None:
     from email.utils import formatdate
 
-    server.reply("GET", CALLBACK, 503, b"", {"Retry-After": formatdate(time.time() + 1, usegmt=True)})
+    # HTTP dates have whole seconds: 2 s ahead is at least 1 s of waiting.
+    server.reply("GET", CALLBACK, 503, b"", {"Retry-After": formatdate(time.time() + 2, usegmt=True)})
     server.reply("GET", CALLBACK, 200, {"url": "http://ok"})
     with make_client(server) as client:
         started = time.monotonic()
         mds.NotificationsApi(client).get_webhook()
-    assert time.monotonic() - started >= 0.2
+    assert time.monotonic() - started >= 0.9
     assert len(server.requests) == 2
 
 

@@ -78,8 +78,8 @@ def test_generated_constructor_form() -> None:
 
 
 def test_retry_after_forms() -> None:
-    from email.utils import formatdate
     import time
+    from email.utils import formatdate
 
     assert exceptions.parse_retry_after("5") == 5.0
     assert exceptions.parse_retry_after("nonsense") is None

@@ -134,8 +134,7 @@ class Model:
                     raise ModelError(
                         f"{cls.__name__}.{f.name}: expected a JSON array, got {type(value).__name__}"
                     )
-                wrap = sub._wrap
-                data[f.key] = [wrap(v) if type(v) is dict else v for v in value]
+                data[f.key] = sub._wrap_list(value)
             elif type(value) is dict:
                 data[f.key] = sub._wrap(value)
             else:
@@ -143,6 +142,25 @@ class Model:
                     f"{cls.__name__}.{f.name}: expected a JSON object, got {type(value).__name__}"
                 )
         return obj
+
+    @classmethod
+    def _wrap_list(cls: type[M], items: list[Any]) -> list[Any]:
+        """Wrap the dicts of a wire list (the hot path of deserialising a batch). Items that are
+        not objects are kept as they are, for the event layer to report."""
+        if cls._nested:
+            wrap = cls._wrap
+            return [wrap(v) if type(v) is dict else v for v in items]
+        new = object.__new__
+        out: list[Any] = []
+        append = out.append
+        for v in items:
+            if type(v) is dict:
+                obj = new(cls)
+                obj._data = v
+                append(obj)
+            else:
+                append(v)
+        return out
 
     @classmethod
     def from_dict(cls: type[M], data: Mapping[str, Any]) -> M:
@@ -195,10 +213,21 @@ class Model:
         parts.extend(f"{key!r}: {value!r}" for key, value in shown.items())
         return f"{type(self).__name__}({', '.join(parts)})"
 
+    def _comparable(self) -> dict[str, Any]:
+        # Attribute values (so "60" and 60, queueSize and queue_size compare equal) plus any
+        # keys this version of the SDK does not know.
+        known = self._by_key
+        out = {k: v for k, v in _to_wire(self._data).items() if k not in known}
+        for f in self._fields:
+            value = getattr(self, f.name)
+            if value is not None and value != []:
+                out[f.name] = value
+        return out
+
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self.to_dict() == other.to_dict()  # type: ignore[attr-defined]
+        return self._comparable() == other._comparable()  # type: ignore[attr-defined]
 
     def __ne__(self, other: object) -> bool:
         result = self.__eq__(other)
@@ -241,17 +270,22 @@ def _deep_copy(value: Any) -> Any:
 
 
 def to_int(value: Any) -> Any:
-    """Numbers sent as numbers or numeric strings (``max-age``, ``queueSize``) read as int."""
+    """Numbers sent as numbers or numeric strings (``max-age``, ``queueSize``) read as int.
+
+    Only whole numbers are converted; anything else is returned as sent, for the caller (or the
+    event layer, which reports it) to judge.
+    """
     if type(value) is int:
         return value
     if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
         try:
-            return int(value.strip())
+            number = float(text)
         except ValueError:
-            try:
-                return int(float(value))
-            except ValueError:
-                return value
+            return value
+        return int(number) if number.is_integer() else value
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

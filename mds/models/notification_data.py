@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-import binascii
 from typing import Any
 
-from mds.exceptions import PayloadDecodeError
 from mds.models._base import Field, Model, to_int
-
-
-def decode_base64(payload: str | None) -> bytes:
-    """The bytes of a base64 wire payload (empty for None); PayloadDecodeError if invalid."""
-    if payload is None:
-        return b""
-    if not isinstance(payload, str):
-        raise PayloadDecodeError(f"payload must be a base64 string, got {type(payload).__name__}")
-    try:
-        return binascii.a2b_base64(payload.encode("ascii"), strict_mode=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
-        raise PayloadDecodeError(f"payload is not valid base64: {exc}") from None
 
 
 class PayloadMixin:
@@ -31,6 +17,10 @@ class PayloadMixin:
     @property
     def payload_bytes(self) -> bytes:
         """The decoded payload bytes (``b""`` when there is none). Raises `mds.PayloadDecodeError`."""
+        if self.payload is None:
+            return b""
+        from mds.payload import decode_base64
+
         return decode_base64(self.payload)
 
     def decode(self) -> Any:

@@ -1,0 +1,175 @@
+"""SDK core overhead against a raw baseline, side by side in one run.
+
+    python benchmarks/bench_core.py [--quick]
+
+1. Deserialising a pull body of 100 and of 10,000 notifications into models, against
+   ``json.loads`` alone (target: at most 1.5x).
+2. CPU time of this process per ``get_webhook()`` round trip against raw urllib3 +
+   ``json.loads`` on the same local keep-alive server (target: at most 1.1x), and per
+   100-notification long poll (target: at most 1.3x). The server runs in another process, so
+   only the client's CPU is counted.
+3. ``import mds`` against ``import urllib3``, each in a fresh interpreter, minus the
+   interpreter's own start-up (target: at most 1.3x).
+
+Figures are medians of repeated runs; the ratio column is what matters on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import urllib3
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import mds  # noqa: E402
+
+
+def pull_body(count: int) -> bytes:
+    return json.dumps({"notifications": [
+        {"ep": f"0172b9ba54090000000000010011{i:04x}", "path": "/3303/0/5700",
+         "ct": "text/plain", "payload": "MjEuNQ==", "max-age": 60}
+        for i in range(count)
+    ]}).encode()
+
+
+def best_of(fn: Callable[[], object], repeat: int, number: int,
+            clock: Callable[[], float] = time.perf_counter) -> float:
+    """Median seconds per call over *repeat* batches of *number* calls."""
+    samples = []
+    for _ in range(repeat):
+        start = clock()
+        for _ in range(number):
+            fn()
+        samples.append((clock() - start) / number)
+    return statistics.median(samples)
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.status = 200
+        self.headers: dict[str, str] = {}
+
+
+SERVER = textwrap.dedent("""
+    import sys
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    webhook = b'{"url": "https://example.com/hook", "headers": {"authorization": "x"}}'
+    pull = open(sys.argv[1], "rb").read()
+    class H(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def log_message(self, *a): pass
+        def do_GET(self):
+            body = pull if self.path.endswith("/pull") else webhook
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    print(srv.server_address[1], flush=True)
+    srv.serve_forever()
+""")
+
+
+def bench_parse(quick: bool) -> list[tuple[str, float, float]]:
+    rows = []
+    client = mds.ApiClient(mds.Configuration())
+    for count, number in ((100, 200), (10_000, 3)):
+        body = pull_body(count)
+        repeat = 5 if quick else 15
+        raw = best_of(lambda b=body: json.loads(b), repeat, number)
+        sdk = best_of(lambda b=body: client.deserialize(_Body(b), "NotificationMessage"),
+                      repeat, number)
+        rows.append((f"pull body -> models, {count:,} notifications", raw, sdk))
+    client.close()
+    return rows
+
+
+def bench_round_trips(quick: bool, tmp: Path) -> list[tuple[str, float, float]]:
+    body_file = tmp / "pull.json"
+    body_file.write_bytes(pull_body(100))
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(body_file)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        url = f"http://127.0.0.1:{port}"
+        pool = urllib3.PoolManager(maxsize=1)
+        headers = {"Authorization": "Bearer ak_bench", "Accept": "application/json"}
+        cfg = mds.Configuration(host=url, api_key="ak_bench")
+        client = mds.ApiClient(cfg)
+        api = mds.NotificationsApi(client)
+
+        def raw_webhook() -> object:
+            return json.loads(pool.request("GET", url + "/v2/notification/callback",
+                                           headers=headers, retries=False).data)
+
+        def raw_pull() -> object:
+            return json.loads(pool.request("GET", url + "/v2/notification/pull",
+                                           headers=headers, retries=False).data)
+
+        rows = []
+        number = 100 if quick else 400
+        for label, raw_fn, sdk_fn in (
+            ("CPU per get_webhook() round trip", raw_webhook, api.get_webhook),
+            ("CPU per 100-notification long poll", raw_pull, api.long_poll_notifications),
+        ):
+            raw_fn(), sdk_fn()  # warm up connections
+            raw = best_of(raw_fn, 7, number, time.process_time)
+            sdk = best_of(sdk_fn, 7, number, time.process_time)
+            rows.append((label, raw, sdk))
+        client.close()
+        pool.clear()
+        return rows
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def bench_import(quick: bool) -> list[tuple[str, float, float]]:
+    def run(stmt: str) -> float:
+        samples = []
+        for _ in range(5 if quick else 15):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", stmt], check=True, cwd=ROOT)
+            samples.append(time.perf_counter() - start)
+        return statistics.median(samples)
+
+    base = run("pass")
+    raw = run("import urllib3") - base
+    sdk = run("import mds") - base
+    return [("import (minus interpreter start-up)", raw, sdk)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    import tempfile
+
+    targets = [1.5, 1.5, 1.1, 1.3, 1.3]
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = bench_parse(args.quick) + bench_round_trips(args.quick, Path(tmp)) + \
+            bench_import(args.quick)
+    print(f"{'measure':44} {'raw':>12} {'mds':>12} {'ratio':>7} {'target':>7}")
+    for (label, raw, sdk), target in zip(rows, targets, strict=True):
+        ratio = sdk / raw if raw else float("inf")
+        flag = "" if ratio <= target else "  over"
+        print(f"{label:44} {raw * 1e6:10.1f}us {sdk * 1e6:10.1f}us "
+              f"{ratio:6.2f}x {target:6.1f}x{flag}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
