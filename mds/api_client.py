@@ -422,7 +422,7 @@ class ApiClient:
         if response_type == "str":
             return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         model = Model._registry.get(response_type)
-        if not raw or not raw.strip():
+        if not raw or raw.isspace():
             return model() if model is not None else None
         try:
             doc = json.loads(raw)
