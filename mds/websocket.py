@@ -116,9 +116,15 @@ def open_websocket(
     timeout: Any = None,
     ping_interval: float | None = 20.0,
     ping_timeout: float | None = 20.0,
+    close_timeout: float | None = 5.0,
 ) -> WebsocketConnection:
     """Open the notification websocket for *client*'s configuration (see
-    `NotificationsApi.connect_websocket`). Raises an `ApiException` subclass on failure."""
+    `NotificationsApi.connect_websocket`). Raises an `ApiException` subclass on failure.
+
+    ``ping_interval`` / ``ping_timeout``: keepalive; a connection whose pong does not come within
+    ``ping_timeout`` is declared dead (close code 1011 locally, then iteration ends).
+    ``close_timeout``: how long closing waits for the server's close frame.
+    """
     client._check_open()
     cfg = client.configuration
     url = websocket_url(cfg.host)
@@ -161,7 +167,7 @@ def open_websocket(
             open_timeout=_open_timeout(client, timeout),
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
-            close_timeout=5,
+            close_timeout=close_timeout,
             max_size=MAX_FRAME_BYTES,
             max_queue=64,
             compression=None,

@@ -1,0 +1,165 @@
+"""``mds demo``: notifications flowing end to end on this machine, with no account.
+
+Starts the emulator in-process, registers a websocket channel through the SDK, simulates a few
+devices and prints what a `NotificationListener` receives. Internal: run it with ``mds demo``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from typing import Any, TextIO
+
+__all__ = ["run_demo"]
+
+THERMOSTAT = "thermostat-01"
+DOOR = "door-sensor-02"
+LAMP = "lamp-03"
+TLV = "application/vnd.oma.lwm2m+tlv"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _script(emulator: Any) -> list[tuple[int, Any]]:
+    """The simulated story: (events it produces, how the emulator is told)."""
+    from mds.payload import encode_tlv
+
+    tlv = encode_tlv({5700: 22.5, 5701: "Cel"})
+    lamp_state = json.dumps({"on": True, "dimmer": 80}).encode()
+    return [
+        (1, lambda: emulator.register_device(
+            THERMOSTAT, ept="Thermostat", resources=[
+                {"path": "/3303/0/5700", "ct": "text/plain", "obs": True, "rt": "temperature"},
+                {"path": "/3303/0/5701", "ct": "text/plain", "rt": "units"}])),
+        (1, lambda: emulator.register_device(
+            DOOR, ept="DoorSensor", resources=[{"path": "/10351/0/1", "obs": True}])),
+        (1, lambda: emulator.notify(THERMOSTAT, "/3303/0/5700", 21.5)),
+        (1, lambda: emulator.notify(DOOR, "/10351/0/1", "open")),
+        (2, lambda: (
+            emulator.register_device(LAMP, ept="Light",
+                                     resources=[{"path": "/3311/0/5850", "obs": True}]),
+            emulator.notify(LAMP, "/3311/0", ct="application/json",
+                            payload_b64=_b64(lamp_state)))),
+        (1, lambda: emulator.notify(THERMOSTAT, "/3303/0", ct=TLV, payload_b64=_b64(tlv))),
+        (1, lambda: emulator.async_response("a1b2c3d4-read-firmware", value="1.4.2")),
+        (1, lambda: emulator.deregister_device(DOOR)),
+    ]
+
+
+def _value(event: Any) -> str:
+    """The decoded value, as a newcomer would like to see it."""
+    from mds.payload import TlvPayload
+
+    value = event.value
+    if isinstance(value, TlvPayload):
+        parts = []
+        for ident in value:
+            leaf = value.leaf(ident)
+            shown: Any = leaf.value
+            if ident == 5700:
+                shown = leaf.as_float()
+            elif ident == 5701:
+                shown = leaf.as_str()
+            parts.append(f"{ident}={shown!r}")
+        return "TLV {" + ", ".join(parts) + "}"
+    return repr(value)
+
+
+def _line(event: Any) -> str:
+    from mds.events import (
+        AsyncResponse,
+        DeviceDeregistered,
+        DeviceRegistered,
+        DeviceRegistrationExpired,
+        DeviceRegistrationUpdated,
+        ResourceChanged,
+    )
+
+    if isinstance(event, ResourceChanged):
+        return (f"  ResourceChanged     {event.device_id:<16} {event.path:<14} "
+                f"= {_value(event)}   [{event.content_type}]")
+    if isinstance(event, (DeviceRegistered, DeviceRegistrationUpdated)):
+        paths = ", ".join(r.path for r in event.resources)
+        return (f"  {type(event).__name__:<19} {event.device_id:<16} type {event.endpoint_type}, "
+                f"resources {paths or '-'}")
+    if isinstance(event, (DeviceDeregistered, DeviceRegistrationExpired)):
+        return f"  {type(event).__name__:<19} {event.device_id}"
+    if isinstance(event, AsyncResponse):
+        return (f"  AsyncResponse       {event.id:<31} status {event.status} "
+                f"= {_value(event)}")
+    return f"  {event!r}"
+
+
+def run_demo(out: TextIO, *, json_lines: bool = False, step_delay: float = 0.12) -> int:
+    """Run the demo, printing to *out*; returns 0."""
+    import mds
+    from mds.cli import event_to_json
+    from mds.emulator import Emulator
+    from mds.listener import NotificationListener
+
+    def say(text: str = "") -> None:
+        if not json_lines:
+            out.write(text + "\n")
+            out.flush()
+
+    say("mds demo: Device Management notifications, end to end, on this machine.")
+    say("No account needed: a local emulator plays the service.\n")
+    with Emulator() as emulator:
+        configuration = mds.Configuration(host=emulator.url, api_key=emulator.api_key)
+        with mds.ApiClient(configuration) as api_client:
+            api = mds.NotificationsApi(api_client)
+            channel = api.register_websocket()
+            say(f"  emulator   {emulator.url}")
+            say(f"  channel    websocket registered (status: {channel.status})")
+            script = _script(emulator)
+            expected = sum(count for count, _ in script)
+            started = time.monotonic()
+            with NotificationListener(api_client, register=False) as listener:
+                say("  listener   NotificationListener(api_client) connected\n")
+                say("Simulated devices act; the listener prints what arrives:\n")
+
+                def act() -> None:
+                    for _, step in script:
+                        if listener.stopped:
+                            return
+                        step()
+                        time.sleep(step_delay)
+
+                actor = threading.Thread(target=act, name="mds-demo-devices", daemon=True)
+                safety = threading.Timer(15.0, listener.stop)
+                safety.daemon = True
+                actor.start()
+                safety.start()
+                received = 0
+                try:
+                    for event in listener:
+                        received += 1
+                        if json_lines:
+                            out.write(json.dumps(event_to_json(event)) + "\n")
+                        else:
+                            out.write(_line(event) + "\n")
+                        out.flush()
+                        if received >= expected:
+                            break
+                finally:
+                    safety.cancel()
+                    listener.stop()
+                    actor.join(5.0)
+                stats = listener.stats
+            elapsed = time.monotonic() - started
+    say(f"\nReceived {stats.events} events in {stats.messages} batches in {elapsed:.2f} s.")
+    say("\nThe code behind it:\n")
+    say("    import mds")
+    say("    from mds.listener import NotificationListener")
+    say("    client = mds.ApiClient(mds.Configuration(host=URL, api_key=KEY))")
+    say("    with NotificationListener(client) as listener:   # websocket channel")
+    say("        for event in listener:")
+    say("            print(event)")
+    say("\nNext: 'mds emulator' runs the emulator on port 8080; in another terminal,")
+    say("'mds listen --host http://127.0.0.1:8080 --api-key ak_demo' prints what it sends.")
+    say("Against your account: 'MDS_API_KEY=ak_... mds listen'.")
+    return 0

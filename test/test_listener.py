@@ -1,0 +1,641 @@
+"""NotificationListener against the emulator (and, for keepalive and bad frames, a small raw
+websocket server): close codes, back-off, no loss, stop() latency, takeovers, conflicts."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import mds
+from mds.async_responses import AsyncResponses
+from mds.emulator import Emulator
+from mds.emulator.pytest_plugin import TEST_TIMINGS
+from mds.events import AsyncResponse, ResourceChanged
+from mds.listener import (
+    DEFAULT_CLOSE_CODE_POLICY,
+    Action,
+    ListenerStats,
+    NotificationListener,
+    ReconnectPolicy,
+    existing_channel,
+)
+
+FAST = ReconnectPolicy(initial_delay=0.02, max_delay=0.2, takeover_delay=0.2,
+                       takeover_max_delay=2.0)
+
+
+def client_for(emu: Emulator, key: str | None = None) -> mds.ApiClient:
+    return mds.ApiClient(mds.Configuration(host=emu.url, api_key=key or emu.api_key))
+
+
+@pytest.fixture
+def client(mds_emulator: Emulator) -> Iterator[mds.ApiClient]:
+    with client_for(mds_emulator) as api_client:
+        yield api_client
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+def values(events: list[Any]) -> list[Any]:
+    return [e.value for e in events]
+
+
+def take(listener: NotificationListener, count: int) -> list[Any]:
+    events = []
+    for event in listener:
+        events.append(event)
+        if len(events) == count:
+            break
+    return events
+
+
+def requests_to(emu: Emulator, method: str, path: str) -> int:
+    return sum(1 for r in emu.requests() if r["method"] == method and r["path"] == path)
+
+
+# -- websocket basics ---------------------------------------------------------------------------
+
+def test_websocket_events_in_order_with_stats(mds_emulator: Emulator,
+                                              client: mds.ApiClient) -> None:
+    with NotificationListener(client, reconnect=FAST) as listener:
+        assert listener.stats.connected
+        for i in range(5):
+            mds_emulator.notify("dev-1", "/3303/0/5700", i)
+        mds_emulator.register_device("dev-2", ept="Light")
+        events = take(listener, 6)
+        stats = listener.stats
+    assert values(events[:5]) == [0, 1, 2, 3, 4]
+    assert all(isinstance(e, ResourceChanged) and e.device_id == "dev-1" for e in events[:5])
+    assert type(events[5]).__name__ == "DeviceRegistered"
+    assert isinstance(stats, ListenerStats)
+    assert stats.events == 6 and stats.messages >= 1 and stats.reconnects == 0
+    assert stats.started is not None and stats.channel == "websocket"
+    with pytest.raises(Exception):  # noqa: B017 - frozen snapshot
+        stats.events = 0  # type: ignore[misc]
+    assert not listener.stats.connected
+
+
+def test_messages_yields_whole_batches(mds_emulator: Emulator, client: mds.ApiClient) -> None:
+    with NotificationListener(client) as listener:
+        mds_emulator.queue_message({"notifications": [
+            {"ep": "d", "path": "/1/0/1", "ct": "text/plain",
+             "payload": base64.b64encode(str(i).encode()).decode()} for i in range(3)]})
+        message = next(listener.messages())
+    assert isinstance(message, mds.NotificationMessage)
+    assert len(message) == 3
+    assert [e.value for e in message.events()] == [0, 1, 2]
+
+
+def test_repr_has_no_secret(mds_emulator: Emulator, client: mds.ApiClient) -> None:
+    listener = NotificationListener(client)
+    assert mds_emulator.api_key not in repr(listener)
+    listener.close()
+
+
+# -- close codes ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("code", "reason", "registers"),
+    [
+        (1001, "server shutting down", True),
+        (1011, "unexpected condition", True),
+        (1012, "service restart", False),
+        (1013, "try again later", False),
+        (4321, "a code nobody documented", False),
+    ],
+)
+def test_close_codes_that_reconnect(mds_emulator: Emulator, client: mds.ApiClient, code: int,
+                                    reason: str, registers: bool) -> None:
+    with NotificationListener(client, reconnect=FAST) as listener:
+        mds_emulator.notify("d", "/1/0/1", 1)
+        first = take(listener, 1)
+        assert mds_emulator.add_fault(websocket="close", code=code, reason=reason)["sockets"] == 1
+        wait_for(lambda: listener.stats.last_close_code is not None or
+                 mds_emulator.health()["websockets"] == 0)
+        mds_emulator.notify("d", "/1/0/1", 2)
+        second = take(listener, 1)
+        stats = listener.stats
+    assert values(first + second) == [1, 2]
+    assert stats.last_close_code == code and stats.last_close_reason == reason
+    assert stats.reconnects == 1 and stats.takeovers == 0
+    puts = requests_to(mds_emulator, "PUT", "/v2/notification/websocket")
+    assert puts == (2 if registers else 1)
+
+
+def test_close_1006_lost_connection_reconnects(mds_emulator: Emulator,
+                                               client: mds.ApiClient) -> None:
+    with NotificationListener(client, reconnect=FAST) as listener:
+        mds_emulator.notify("d", "/1/0/1", 1)
+        assert values(take(listener, 1)) == [1]
+        mds_emulator.add_fault(websocket="drop")
+        mds_emulator.notify("d", "/1/0/1", 2)
+        assert values(take(listener, 1)) == [2]
+        assert listener.stats.reconnects == 1
+        assert listener.stats.last_close_code == 1006
+
+
+def test_close_1000_from_the_server_stops_cleanly(mds_emulator: Emulator,
+                                                  client: mds.ApiClient) -> None:
+    api = mds.NotificationsApi(client)
+    with NotificationListener(client, reconnect=FAST) as listener:
+        mds_emulator.notify("d", "/1/0/1", 1)
+        got = take(listener, 1)
+        api.delete_websocket()  # the service closes with 1000
+        got += list(listener)  # ends without an exception
+        assert listener.stopped
+        assert listener.stats.last_close_code == 1000
+    assert values(got) == [1]
+
+
+def test_close_1008_raises_unauthorized(mds_emulator: Emulator, client: mds.ApiClient) -> None:
+    with NotificationListener(client, reconnect=FAST) as listener:
+        mds_emulator.add_fault(websocket="close", code=1008, reason="API key missing or invalid")
+        with pytest.raises(mds.UnauthorizedException) as info:
+            next(iter(listener))
+    assert "1008" in str(info.value)
+    assert mds_emulator.api_key not in str(info.value)
+
+
+def test_bad_key_on_the_websocket_handshake_raises_unauthorized() -> None:
+    with Emulator(api_keys=["ak_good"], **TEST_TIMINGS) as emu:
+        with client_for(emu, "ak_good") as good:
+            mds.NotificationsApi(good).register_websocket()
+        with client_for(emu, "ak_wrong") as bad:
+            listener = NotificationListener(bad, register=False, reconnect=FAST)
+            with pytest.raises(mds.UnauthorizedException):
+                listener.open()
+                next(listener)  # the service accepts the handshake, then closes with 1008
+            listener.close()
+
+
+def test_1011_without_a_channel_registers_it(mds_emulator: Emulator,
+                                             client: mds.ApiClient) -> None:
+    def produce() -> None:
+        wait_for(lambda: mds_emulator.health()["websockets"] == 1)
+        mds_emulator.notify("d", "/1/0/1", 7)
+
+    with NotificationListener(client, register=False, reconnect=FAST) as listener:
+        producer = threading.Thread(target=produce)
+        producer.start()
+        assert values(take(listener, 1)) == [7]
+        producer.join()
+        assert listener.stats.last_close_code == 1011
+    assert requests_to(mds_emulator, "PUT", "/v2/notification/websocket") == 1
+
+
+def test_close_code_policy_is_data_and_can_be_overridden(mds_emulator: Emulator,
+                                                         client: mds.ApiClient) -> None:
+    assert DEFAULT_CLOSE_CODE_POLICY[1000] is Action.STOP
+    assert DEFAULT_CLOSE_CODE_POLICY[1001] is Action.REREGISTER
+    assert DEFAULT_CLOSE_CODE_POLICY[1006] is Action.RECONNECT
+    assert DEFAULT_CLOSE_CODE_POLICY[1008] is Action.RAISE_UNAUTHORIZED
+    assert DEFAULT_CLOSE_CODE_POLICY[1011] is Action.REREGISTER
+    assert DEFAULT_CLOSE_CODE_POLICY[1012] is Action.RECONNECT
+    with pytest.raises(TypeError):
+        DEFAULT_CLOSE_CODE_POLICY[1000] = Action.RECONNECT  # type: ignore[index]
+    policy = {**DEFAULT_CLOSE_CODE_POLICY, 1012: Action.STOP, 4000: Action.RAISE}
+    with NotificationListener(client, close_code_policy=policy, reconnect=FAST) as listener:
+        mds_emulator.add_fault(websocket="close", code=1012)
+        assert list(listener) == []
+        assert listener.stats.last_close_code == 1012
+    with NotificationListener(client, close_code_policy=policy, reconnect=FAST) as listener:
+        mds_emulator.add_fault(websocket="close", code=4000, reason="custom")
+        with pytest.raises(mds.WebsocketClosedError) as info:
+            next(listener)
+    assert info.value.code == 4000
+
+
+# -- no loss ----------------------------------------------------------------------------------
+
+def test_forced_drops_while_10000_notifications_flow_lose_nothing() -> None:
+    total = 10_000
+    with Emulator(batch_limit=40, **TEST_TIMINGS) as emu, client_for(emu) as api_client:
+        emu.add_fault(websocket="drop", every=5)
+        payloads = [base64.b64encode(str(i).encode()).decode() for i in range(total)]
+
+        def produce() -> None:
+            for start in range(0, total, 500):
+                emu.queue_message({"notifications": [
+                    {"ep": "dev", "path": "/1/0/1", "ct": "text/plain", "payload": p}
+                    for p in payloads[start:start + 500]]})
+                time.sleep(0.01)
+
+        with NotificationListener(api_client, reconnect=FAST) as listener:
+            producer = threading.Thread(target=produce)
+            producer.start()
+            received = take(listener, total)
+            producer.join()
+            stats = listener.stats
+    assert values(received) == list(range(total))  # all, in order, no duplicates
+    assert stats.reconnects >= 10
+    assert stats.events == total
+
+
+def test_events_left_in_a_batch_survive_an_exception_in_the_loop(
+        mds_emulator: Emulator, client: mds.ApiClient) -> None:
+    mds_emulator_batch = {"notifications": [
+        {"ep": "d", "path": "/1/0/1", "ct": "text/plain",
+         "payload": base64.b64encode(str(i).encode()).decode()} for i in range(5)]}
+    seen: list[Any] = []
+    with NotificationListener(client) as listener:
+        mds_emulator.queue_message(mds_emulator_batch)
+        with pytest.raises(RuntimeError):
+            for event in listener:
+                seen.append(event.value)
+                if event.value == 1:
+                    raise RuntimeError("the consumer failed")
+        mds_emulator.notify("d", "/1/0/1", 5)
+        seen += values(take(listener, 4))
+    assert seen == [0, 1, 2, 3, 4, 5]
+
+
+def test_async_responses_registry_is_fed(mds_emulator: Emulator, client: mds.ApiClient) -> None:
+    registry = AsyncResponses()
+    with NotificationListener(client, async_responses=registry) as listener:
+        mds_emulator.async_response("req-1", value="42")
+        event = take(listener, 1)[0]
+    assert isinstance(event, AsyncResponse)
+    assert registry.wait("req-1", timeout=0).value == 42
+
+
+# -- long poll --------------------------------------------------------------------------------
+
+def poll_channel_ready(emu: Emulator) -> Callable[[], bool]:
+    return lambda: emu.health()["channels"] > 0
+
+
+def test_long_poll_receives_in_order(mds_emulator: Emulator, client: mds.ApiClient) -> None:
+    with NotificationListener(client, "long-poll", reconnect=FAST) as listener:
+        def produce() -> None:
+            wait_for(poll_channel_ready(mds_emulator))
+            for i in range(20):
+                mds_emulator.notify("d", "/1/0/1", i)
+
+        producer = threading.Thread(target=produce)
+        producer.start()
+        got = take(listener, 20)
+        producer.join()
+        assert listener.stats.connected
+    assert values(got) == list(range(20))
+
+
+def test_long_poll_rides_out_429_and_503_bursts(mds_emulator: Emulator, client: mds.ApiClient,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="mds.listener")
+    pull = "GET /v2/notification/pull"
+    with NotificationListener(client, "long-poll", reconnect=FAST) as listener:
+        mds_emulator.add_fault(endpoint=pull, status=503, count=3)
+        mds_emulator.add_fault(endpoint=pull, status=429, headers={"Retry-After": "0.05"},
+                               count=3)
+
+        def produce() -> None:
+            wait_for(poll_channel_ready(mds_emulator))
+            mds_emulator.notify("d", "/1/0/1", "after the storm")
+
+        producer = threading.Thread(target=produce)
+        producer.start()
+        got = take(listener, 1)
+        producer.join()
+        stats = listener.stats
+    assert values(got) == ["after the storm"]
+    assert stats.failures == 6 and stats.consecutive_failures == 0 and stats.reconnects == 1
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 6
+    assert any("503" in r.getMessage() for r in warnings)
+    assert any("429" in r.getMessage() for r in warnings)
+
+
+def test_long_poll_410_backs_off_and_retries() -> None:
+    timings = {**TEST_TIMINGS, "purge_window": 0.3}
+    with Emulator(**timings) as emu, client_for(emu) as api_client:
+        api = mds.NotificationsApi(api_client)
+        assert api.delete_long_poll_channel() in ("REMOVED", "ALREADY_DELETED")
+        api.long_poll_notifications(_request_timeout=5)  # creates the channel (204 after 1 s)
+        api.delete_long_poll_channel()  # now GETs answer 410 for 0.3 s
+        policy = ReconnectPolicy(initial_delay=0.1, max_delay=0.1, jitter=False)
+        with NotificationListener(api_client, "long-poll", reconnect=policy) as listener:
+            def produce() -> None:
+                wait_for(poll_channel_ready(emu))
+                emu.notify("d", "/1/0/1", 1)
+
+            producer = threading.Thread(target=produce)
+            producer.start()
+            assert values(take(listener, 1)) == [1]
+            producer.join()
+            assert listener.stats.failures >= 1
+            assert "410" in (listener.stats.last_error or "")
+
+
+def test_long_poll_max_failures_raises_the_last_error(mds_emulator: Emulator,
+                                                      client: mds.ApiClient) -> None:
+    mds_emulator.add_fault(endpoint="GET /v2/notification/pull", status=503, count=10)
+    policy = ReconnectPolicy(initial_delay=0.01, max_delay=0.01, max_failures=3)
+    with NotificationListener(client, "long-poll", reconnect=policy) as listener:
+        with pytest.raises(mds.ServiceException):
+            next(listener)
+        assert listener.stats.consecutive_failures == 3
+
+
+def test_network_errors_are_retried_then_raised_with_max_failures() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = mds.Configuration(host=f"http://127.0.0.1:{port}", api_key="ak_x")
+    policy = ReconnectPolicy(initial_delay=0.01, max_delay=0.02, max_failures=4)
+    for channel in ("long-poll", "websocket"):
+        with mds.ApiClient(config) as api_client:
+            listener = NotificationListener(api_client, channel, reconnect=policy)
+            with pytest.raises(mds.ApiConnectionError):
+                listener.open()
+                next(listener)
+            assert listener.stats.failures == 4
+            listener.close()
+
+
+def test_another_long_poll_raises_channel_conflict(mds_emulator: Emulator,
+                                                   client: mds.ApiClient) -> None:
+    other = threading.Thread(target=mds.NotificationsApi(client).long_poll_notifications)
+    other.start()
+    wait_for(poll_channel_ready(mds_emulator))
+    time.sleep(0.05)
+    with client_for(mds_emulator) as second:
+        with NotificationListener(second, "long-poll") as listener:
+            with pytest.raises(mds.ChannelConflictError) as info:
+                next(listener)
+    other.join()
+    assert info.value.channel == "long-poll"
+    assert isinstance(info.value, mds.ConflictException)
+
+
+# -- stop() -----------------------------------------------------------------------------------
+
+def stop_latency(listener: NotificationListener, after: float = 0.3) -> float:
+    """Seconds from stop() (called from another thread) to the end of the iteration."""
+    called: list[float] = []
+
+    def stopper() -> None:
+        time.sleep(after)
+        called.append(time.monotonic())
+        listener.stop()
+
+    thread = threading.Thread(target=stopper)
+    thread.start()
+    assert list(listener) == []
+    ended = time.monotonic()
+    thread.join()
+    return ended - called[0]
+
+
+def test_stop_ends_a_held_long_poll_at_once() -> None:
+    with Emulator(**{**TEST_TIMINGS, "long_poll_hold": 30.0}) as emu, client_for(emu) as c:
+        with NotificationListener(c, "long-poll") as listener:
+            assert stop_latency(listener) < 1.0
+        # The caller's own client was not disturbed.
+        assert mds.NotificationsApi(c).delete_long_poll_channel() == "REMOVED"
+
+
+def test_stop_ends_an_idle_websocket_at_once(client: mds.ApiClient) -> None:
+    with NotificationListener(client) as listener:
+        assert stop_latency(listener) < 1.0
+        assert not listener.stats.connected
+
+
+def test_stop_ends_a_back_off_wait_at_once(mds_emulator: Emulator,
+                                           client: mds.ApiClient) -> None:
+    slow = ReconnectPolicy(initial_delay=30.0, max_delay=30.0, jitter=False)
+    with NotificationListener(client, reconnect=slow) as listener:
+        mds_emulator.add_fault(websocket="close", code=1012)
+        assert stop_latency(listener, after=0.3) < 1.0
+        assert listener.stats.last_close_code == 1012
+
+
+def test_close_deletes_the_channel_when_asked(mds_emulator: Emulator,
+                                              client: mds.ApiClient) -> None:
+    api = mds.NotificationsApi(client)
+    with NotificationListener(client, delete_channel_on_close=True):
+        wait_for(lambda: api.get_websocket().status == "connected")
+    with pytest.raises(mds.NotFoundException):
+        api.get_websocket()
+    with NotificationListener(client):
+        pass
+    wait_for(lambda: api.get_websocket().status == "disconnected")  # kept, with its queue
+
+
+# -- keepalive and bad frames (raw server) ----------------------------------------------------
+
+class RawWebsocketServer:
+    """Accepts websocket handshakes, sends the scripted text frames, then goes silent: it never
+    reads again, so pings get no pong."""
+
+    def __init__(self, frames: list[str]) -> None:
+        self.frames = frames
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections = 0
+        self.clients: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.clients.append(conn)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            key = ""
+            for line in data.decode("latin-1").split("\r\n"):
+                if line.lower().startswith("sec-websocket-key:"):
+                    key = line.split(":", 1)[1].strip()
+            accept = base64.b64encode(hashlib.sha1(
+                (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+            conn.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                          f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n").encode())
+            self.connections += 1
+            for frame in self.frames:
+                payload = frame.replace("{n}", str(self.connections)).encode()
+                conn.sendall(bytes([0x81, len(payload)]) + payload)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.clients:
+            conn.close()
+        self.thread.join(2)
+
+
+def test_silent_connection_is_declared_dead_and_replaced() -> None:
+    frame = json.dumps({"notifications": [
+        {"ep": "d", "path": "/1/0/1", "ct": "text/plain", "payload": "{b64}"}]})
+    server = RawWebsocketServer(["not json at all", frame])
+    server.frames[1] = frame.replace('"{b64}"', '"MQ=="')  # "1"
+    try:
+        config = mds.Configuration(host=server.url, api_key="ak_x")
+        with mds.ApiClient(config) as api_client:
+            with NotificationListener(api_client, register=False, reconnect=FAST,
+                                      ping_interval=0.2, ping_timeout=0.2) as listener:
+                started = time.monotonic()
+                got = take(listener, 2)  # one from each connection
+                elapsed = time.monotonic() - started
+                stats = listener.stats
+    finally:
+        server.close()
+    assert values(got) == [1, 1]
+    assert stats.reconnects == 1 and stats.last_close_code == 1006
+    assert stats.bad_frames == 2
+    assert elapsed < 2.5
+
+
+# -- takeover ---------------------------------------------------------------------------------
+
+def test_two_listeners_on_one_key_do_not_fight(mds_emulator: Emulator,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="mds.listener")
+    policy = ReconnectPolicy(initial_delay=0.02, takeover_delay=0.1, takeover_max_delay=5.0,
+                             jitter=False)
+    listeners: list[NotificationListener] = []
+    threads = []
+    for _ in range(2):
+        api_client = client_for(mds_emulator)
+        listener = NotificationListener(api_client, reconnect=policy)
+        listeners.append(listener)
+        listener.open()
+        threads.append(threading.Thread(target=lambda lst=listener: list(lst)))
+        threads[-1].start()
+    time.sleep(2.5)
+    for listener in listeners:
+        listener.close()
+        listener.api_client.close()
+    for thread in threads:
+        thread.join()
+    takeovers = sum(listener.stats.takeovers for listener in listeners)
+    connects = requests_to(mds_emulator, "GET", "/v2/notification/websocket-connect")
+    # 0.1 s doubling per takeover: at most a handful in 2.5 s, not hundreds.
+    assert 1 <= takeovers <= 8
+    assert connects <= takeovers + 2
+    assert any("another consumer" in r.getMessage() for r in caplog.records)
+
+
+def test_max_takeovers_raises_channel_conflict(mds_emulator: Emulator,
+                                               client: mds.ApiClient) -> None:
+    policy = ReconnectPolicy(takeover_delay=0.01, max_takeovers=0)
+    with NotificationListener(client, reconnect=policy) as listener:
+        with client_for(mds_emulator) as other_client:
+            other = mds.NotificationsApi(other_client).connect_websocket()
+            with pytest.raises(mds.ChannelConflictError) as info:
+                next(listener)
+            other.close()
+    assert info.value.channel == "websocket"
+    assert listener.stats.takeovers == 1
+
+
+# -- conflicts --------------------------------------------------------------------------------
+
+@pytest.fixture
+def webhook_url(mds_emulator: Emulator) -> Iterator[str]:
+    from test_webhook_receiver import serve_waitress
+
+    from mds.webhook_receiver import WebhookReceiver
+
+    url, stop = serve_waitress(WebhookReceiver())
+    yield url
+    stop()
+
+
+@pytest.mark.parametrize("old_service", [False, True])
+def test_webhook_in_the_way_is_named_and_can_be_replaced(
+        mds_emulator: Emulator, client: mds.ApiClient, webhook_url: str,
+        old_service: bool) -> None:
+    api = mds.NotificationsApi(client)
+    api.register_webhook(mds.Webhook(url=webhook_url))
+    if old_service:  # a service without GET /v2/notification/channel
+        mds_emulator.add_fault(endpoint="GET /v2/notification/channel", status=404, count=10)
+    for channel in ("websocket", "long-poll"):
+        with pytest.raises(mds.ChannelConflictError) as info:
+            NotificationListener(client, channel).open()
+        assert info.value.channel == "webhook"
+    assert api.get_webhook().url == webhook_url  # nothing was deleted
+    with NotificationListener(client, replace_existing=True) as listener:
+        mds_emulator.notify("d", "/1/0/1", 3)
+        assert values(take(listener, 1)) == [3]
+    with pytest.raises(mds.NotFoundException):
+        api.get_webhook()
+
+
+def test_websocket_in_the_way_of_a_long_poll(mds_emulator: Emulator,
+                                             client: mds.ApiClient) -> None:
+    api = mds.NotificationsApi(client)
+    api.register_websocket()
+    assert existing_channel(client) == "websocket"
+    with pytest.raises(mds.ChannelConflictError) as info:
+        NotificationListener(client, "long-poll").open()
+    assert info.value.channel == "websocket"
+    with NotificationListener(client, "long-poll", replace_existing=True) as listener:
+        threading.Timer(0.2, mds_emulator.notify, ("d", "/1/0/1", 4)).start()
+        assert values(take(listener, 1)) == [4]
+    assert existing_channel(client) == "long-poll"
+
+
+def test_long_poll_in_the_way_of_a_websocket() -> None:
+    with Emulator(**{**TEST_TIMINGS, "long_poll_hold": 0.05}) as emu, client_for(emu) as c:
+        mds.NotificationsApi(c).long_poll_notifications()  # creates the long-poll channel
+        emu.add_fault(endpoint="GET /v2/notification/channel", status=404, count=10)
+        with pytest.raises(mds.ChannelConflictError) as info:
+            NotificationListener(c).open()
+        assert info.value.channel == "long-poll"
+        with NotificationListener(c, replace_existing=True) as listener:
+            emu.notify("d", "/1/0/1", 5)
+            assert values(take(listener, 1)) == [5]
+
+
+# -- policy arithmetic ------------------------------------------------------------------------
+
+def test_reconnect_policy_back_off() -> None:
+    policy = ReconnectPolicy(initial_delay=1.0, max_delay=10.0, jitter=False)
+    assert [policy.delay(n) for n in range(1, 7)] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    jittered = ReconnectPolicy(initial_delay=1.0, max_delay=10.0)
+    samples = [jittered.delay(4) for _ in range(200)]
+    assert all(0.0 <= s <= 8.0 for s in samples) and max(samples) > 4.0
+    assert policy.delay(10_000) == 10.0
+    assert [policy.takeover_wait(n) for n in (1, 2, 3)] == [5.0, 10.0, 20.0]
+    with pytest.raises(ValueError):
+        ReconnectPolicy(initial_delay=-1)
+    with mds.ApiClient() as api_client, pytest.raises(ValueError):
+        NotificationListener(api_client, "webhook")
+
+
+def test_subprotocol_auth_and_messages_after_partial_batch(mds_emulator: Emulator,
+                                                           client: mds.ApiClient) -> None:
+    with NotificationListener(client, subprotocol_auth=True) as listener:
+        mds_emulator.queue_message({"de-registrations": ["a", "b", "c"]})
+        assert next(listener).device_id == "a"
+        with pytest.raises(RuntimeError):  # "b" and "c" are still buffered as events
+            next(listener.messages())
+        assert [e.device_id for e in take(listener, 2)] == ["b", "c"]
+        mds_emulator.deregister_device("d")
+        assert next(listener.messages()).de_registrations == ["d"]
+    offers = [r["headers"].get("Sec-WebSocket-Protocol", "") for r in mds_emulator.requests()
+              if r["path"].endswith("/websocket-connect")]
+    assert offers == ["wss, [secure]"]  # the pelion_<key> offer, redacted by the emulator
