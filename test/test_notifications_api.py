@@ -277,3 +277,11 @@ def test_default_api_client() -> None:
     api = mds.NotificationsApi()
     assert api.api_client.configuration.host == "https://api.us-east-1.mbedcloud.com"
     api.api_client.close()
+
+
+def test_plain_method_returns_the_triple_when_asked(server: ScriptedServer,
+                                                    api: mds.NotificationsApi) -> None:
+    server.reply("GET", "/v2/notification/websocket", 200, WS_2019)
+    data, status, headers = api.get_websocket(_return_http_data_only=False)
+    assert (data.channel_id, status) == ("abc123", 200)
+    assert headers["content-type"] == "application/json"

@@ -95,7 +95,8 @@ class NotificationsApi:
     # -- webhook -------------------------------------------------------------------------------
     def register_webhook(
         self, webhook: Webhook, *, async_req: bool = False, asynchronous: bool | None = None,
-        _preload_content: bool = True, _request_timeout: TimeoutArg = UNSET,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
     ) -> None:
         """Register a callback URL (PUT /v2/notification/callback). Returns None.
 
@@ -103,7 +104,8 @@ class NotificationsApi:
         header names and values must fit in 400 characters; that is checked before sending.
         """
         return self.register_webhook_with_http_info(  # type: ignore[no-any-return]
-            webhook, async_req=async_req, asynchronous=asynchronous, _return_http_data_only=True,
+            webhook, async_req=async_req, asynchronous=asynchronous,
+            _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
         )
 
@@ -122,12 +124,14 @@ class NotificationsApi:
 
     def get_webhook(
         self, *, async_req: bool = False, asynchronous: bool | None = None,
-        _preload_content: bool = True, _request_timeout: TimeoutArg = UNSET,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
     ) -> Webhook:
         """Check callback URL (GET /v2/notification/callback). Returns a `Webhook`; 404 raises
         `NotFoundException` when none is registered."""
         return self.get_webhook_with_http_info(  # type: ignore[no-any-return]
-            async_req=async_req, asynchronous=asynchronous, _return_http_data_only=True,
+            async_req=async_req, asynchronous=asynchronous,
+            _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
         )
 
@@ -145,11 +149,13 @@ class NotificationsApi:
 
     def deregister_webhook(
         self, *, async_req: bool = False, asynchronous: bool | None = None,
-        _preload_content: bool = True, _request_timeout: TimeoutArg = UNSET,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
     ) -> None:
         """Delete callback URL (DELETE /v2/notification/callback). Returns None."""
         return self.deregister_webhook_with_http_info(  # type: ignore[no-any-return]
-            async_req=async_req, asynchronous=asynchronous, _return_http_data_only=True,
+            async_req=async_req, asynchronous=asynchronous,
+            _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
         )
 
@@ -168,7 +174,8 @@ class NotificationsApi:
     # -- long poll -----------------------------------------------------------------------------
     def long_poll_notifications(
         self, *, async_req: bool = False, asynchronous: bool | None = None,
-        _preload_content: bool = True, _request_timeout: TimeoutArg = UNSET,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
     ) -> NotificationMessage:
         """Get notifications using Long Poll (GET /v2/notification/pull).
 
@@ -177,7 +184,8 @@ class NotificationsApi:
         hold, and a read timeout is never retried.
         """
         return self.long_poll_notifications_with_http_info(  # type: ignore[no-any-return]
-            async_req=async_req, asynchronous=asynchronous, _return_http_data_only=True,
+            async_req=async_req, asynchronous=asynchronous,
+            _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
         )
 
@@ -195,14 +203,16 @@ class NotificationsApi:
 
     def delete_long_poll_channel(
         self, *, async_req: bool = False, asynchronous: bool | None = None,
-        _preload_content: bool = True, _request_timeout: TimeoutArg = UNSET,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
     ) -> str | None:
         """Delete notification Long Poll channel (DELETE /v2/notification/pull).
 
         Returns the service's text answer, ``"REMOVED"`` or ``"ALREADY_DELETED"``.
         """
         return self.delete_long_poll_channel_with_http_info(  # type: ignore[no-any-return]
-            async_req=async_req, asynchronous=asynchronous, _return_http_data_only=True,
+            async_req=async_req, asynchronous=asynchronous,
+            _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
         )
 
@@ -221,12 +231,14 @@ class NotificationsApi:
     # -- websocket -----------------------------------------------------------------------------
     def register_websocket(
         self, *, async_req: bool = False, asynchronous: bool | None = None,
-        _preload_content: bool = True, _request_timeout: TimeoutArg = UNSET,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
     ) -> WebsocketChannel:
         """Register a websocket channel (PUT /v2/notification/websocket). Returns the
         `WebsocketChannel` (201 registered, 200 already registered)."""
         return self.register_websocket_with_http_info(  # type: ignore[no-any-return]
-            async_req=async_req, asynchronous=asynchronous, _return_http_data_only=True,
+            async_req=async_req, asynchronous=asynchronous,
+            _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
         )
 
@@ -244,11 +256,13 @@ class NotificationsApi:
 
     def get_websocket(
         self, *, async_req: bool = False, asynchronous: bool | None = None,
-        _preload_content: bool = True, _request_timeout: TimeoutArg = UNSET,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
     ) -> WebsocketChannel:
         """Get websocket channel information (GET /v2/notification/websocket)."""
         return self.get_websocket_with_http_info(  # type: ignore[no-any-return]
-            async_req=async_req, asynchronous=asynchronous, _return_http_data_only=True,
+            async_req=async_req, asynchronous=asynchronous,
+            _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
         )
 
@@ -266,11 +280,13 @@ class NotificationsApi:
 
     def delete_websocket(
         self, *, async_req: bool = False, asynchronous: bool | None = None,
-        _preload_content: bool = True, _request_timeout: TimeoutArg = UNSET,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
     ) -> None:
         """Delete websocket channel (DELETE /v2/notification/websocket). Returns None."""
         return self.delete_websocket_with_http_info(  # type: ignore[no-any-return]
-            async_req=async_req, asynchronous=asynchronous, _return_http_data_only=True,
+            async_req=async_req, asynchronous=asynchronous,
+            _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
         )
 
@@ -290,7 +306,7 @@ class NotificationsApi:
         self, connection: str = "Upgrade", upgrade: str = "websocket",
         sec_web_socket_protocol: str | None = None, *, subprotocol_auth: bool = False,
         async_req: bool = False, asynchronous: bool | None = None,
-        _request_timeout: TimeoutArg = UNSET,
+        _return_http_data_only: bool = True, _request_timeout: TimeoutArg = UNSET,
     ) -> WebsocketConnection:
         """Open the websocket (GET /v2/notification/websocket-connect) and return the open
         `mds.WebsocketConnection`: iterate it for `NotificationMessage` objects.
@@ -302,7 +318,8 @@ class NotificationsApi:
         """
         return self.connect_websocket_with_http_info(  # type: ignore[no-any-return]
             connection, upgrade, sec_web_socket_protocol, subprotocol_auth=subprotocol_auth,
-            async_req=async_req, asynchronous=asynchronous, _return_http_data_only=True,
+            async_req=async_req, asynchronous=asynchronous,
+            _return_http_data_only=_return_http_data_only,
             _request_timeout=_request_timeout,
         )
 
