@@ -248,23 +248,24 @@ def _tracking_pool_classes(live: weakref.WeakSet[Any]) -> dict[str, type]:
     """Pool classes whose connections register in *live* when they connect, so that
     `RESTClientObject.interrupt` can reach sockets that are in use."""
 
-    class _HTTPConnection(urllib3.connection.HTTPConnection):
+    # Same names as urllib3's, since they appear in its error messages.
+    class HTTPConnection(urllib3.connection.HTTPConnection):
         def connect(self) -> None:
             super().connect()
             live.add(self)
 
-    class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    class HTTPSConnection(urllib3.connection.HTTPSConnection):
         def connect(self) -> None:
             super().connect()
             live.add(self)
 
-    class _HTTPPool(urllib3.HTTPConnectionPool):
-        ConnectionCls = _HTTPConnection
+    class HTTPConnectionPool(urllib3.HTTPConnectionPool):
+        ConnectionCls = HTTPConnection
 
-    class _HTTPSPool(urllib3.HTTPSConnectionPool):
-        ConnectionCls = _HTTPSConnection
+    class HTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+        ConnectionCls = HTTPSConnection
 
-    return {"http": _HTTPPool, "https": _HTTPSPool}
+    return {"http": HTTPConnectionPool, "https": HTTPSConnectionPool}
 
 
 def _strip_query(url: str) -> str:
