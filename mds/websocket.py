@@ -256,15 +256,20 @@ class WebsocketConnection:
 
     def recv(self, timeout: float | None = None) -> NotificationMessage:
         """The next message. See the class docstring for what it raises."""
+        return parse_frame(self.recv_raw(timeout))
+
+    def recv_raw(self, timeout: float | None = None) -> str | bytes:
+        """The next frame as received, not parsed: ``str`` for a text frame, ``bytes`` for a
+        binary one (`parse_frame` turns either into a `NotificationMessage`). For consumers that
+        parse frames themselves. Raises as `recv` does, except `ApiResponseError`."""
         try:
-            frame = self._ws.recv(timeout)
+            return self._ws.recv(timeout)
         except TimeoutError:
             raise ApiTimeoutError(f"no websocket message within {timeout} s") from None
         except ConnectionClosed as exc:
             raise self._closed_error(exc) from None
         except (OSError, RuntimeError) as exc:  # RuntimeError: concurrent recv() calls
             raise ApiConnectionError(f"websocket {self.url}: {exc}") from exc
-        return parse_frame(frame)
 
     def _closed_error(self, exc: ConnectionClosed | None = None) -> WebsocketClosedError:
         if exc is not None and exc.rcvd is not None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import json
 import logging
 import pickle
+import threading
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ from mds.events import (
 )
 from mds.exceptions import AsyncResponseError
 from mds.models import NotificationMessage
+from mds.models._base import Model
 from mds.payload import TlvPayload, encode_tlv
 
 EP = "0172b9ba5409000000000001001117f5"
@@ -385,3 +388,151 @@ def test_large_batch_keeps_every_item() -> None:
     assert len(events) == 20_000
     assert [e for e in events if e.error is not None] == [events[12_345]]
     assert events[19_999].value == 19_999 / 4  # type: ignore[attr-defined]
+
+
+# -- payloads decoded on first read --------------------------------------------------------------
+
+TLV_BAD = {"ep": EP, "path": "/3/0", "ct": "application/vnd.oma.lwm2m+tlv",
+           "payload": "Q2hhbmdlIG1lIQ=="}  # "Change me!" is not TLV
+TLV_ERROR = "notifications[1]: payload does not decode as application/vnd.oma.lwm2m+tlv: "
+
+
+def test_value_is_decoded_once_and_kept() -> None:
+    item = {"ep": EP, "path": "/x", "ct": "application/json", "payload": "eyJhIjogMX0="}
+    (event,) = _events({"notifications": [item]})
+    assert isinstance(event, ResourceChanged)
+    assert event.payload == b'{"a": 1}'
+    first = event.value
+    assert first == {"a": 1} and event.value is first and event.error is None
+
+
+@pytest.mark.parametrize("read_first", ["error", "value", "repr", "hash", "eq", "pickle", "match"])
+def test_undecodable_payload_reports_whichever_field_is_read_first(read_first: str) -> None:
+    ok = {"ep": EP, "path": "/1", "ct": "text/plain", "payload": "MQ=="}
+    (fine, event) = _events({"notifications": [ok, TLV_BAD]})
+    assert isinstance(event, ResourceChanged)
+    if read_first == "error":
+        assert event.error is not None and event.error.startswith(TLV_ERROR)
+    elif read_first == "value":
+        assert event.value is None
+    elif read_first == "repr":
+        shown = repr(event)
+        assert "value=None" in shown and f"error={TLV_ERROR!r}"[:-1] in shown
+    elif read_first == "hash":
+        assert hash(event) != hash(fine)
+    elif read_first == "eq":
+        assert event != ResourceChanged(EP, "/3/0", "application/vnd.oma.lwm2m+tlv", None,
+                                        b"Change me!")  # that one has no error
+    elif read_first == "pickle":
+        event = pickle.loads(pickle.dumps(event))
+    else:
+        match event:
+            case ResourceChanged(value=None, error=str(problem)):
+                assert problem.startswith(TLV_ERROR)
+            case _:
+                pytest.fail("the event did not match")
+    assert event.value is None and event.payload == b"Change me!"
+    assert event.error is not None and event.error.startswith(TLV_ERROR)
+    eager = ResourceChanged(EP, "/3/0", "application/vnd.oma.lwm2m+tlv", None, b"Change me!",
+                            None, event.error)
+    assert event == eager and hash(event) == hash(eager)
+    assert fine.error is None and fine.value == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("read_first", ["payload", "value", "error", "eq"])
+def test_bad_base64_reports_whichever_field_is_read_first(read_first: str) -> None:
+    bad = {"ep": EP, "path": "/1", "ct": "text/plain", "payload": "!!not base64!!"}
+    padless = {"ep": EP, "path": "/1", "ct": "text/plain", "payload": "NTc"}  # "57", no "="
+    (event, tolerated) = _events({"notifications": [bad, padless]})
+    assert isinstance(event, ResourceChanged)
+    if read_first == "payload":
+        assert event.payload == b""
+    elif read_first == "value":
+        assert event.value is None
+    elif read_first == "error":
+        assert event.error is not None
+    else:
+        assert event != ResourceChanged(EP, "/1", "text/plain", None, b"")
+    assert (event.payload, event.value) == (b"", None)
+    assert event.error == "notifications[0]: payload is not valid base64: '!!not base64!!'"
+    assert tolerated == ResourceChanged(EP, "/1", "text/plain", None, b"57", 57)
+
+
+def test_async_response_decode_error_keeps_the_service_error() -> None:
+    bad_json = base64.b64encode(b"{not json").decode()
+    items = [
+        {"id": "a", "status": 200, "ct": "application/json", "payload": bad_json},
+        {"id": "b", "status": 502, "error": "NOT_DELIVERED", "ct": "application/json",
+         "payload": bad_json},
+        {"id": "c", "status": 200, "ct": "text/plain", "payload": "NDI="},
+    ]
+    plain, with_service_error, fine = _events({"async-responses": items})
+    assert isinstance(plain, AsyncResponse) and isinstance(with_service_error, AsyncResponse)
+    assert plain.value is None and plain.payload == b"{not json"
+    assert plain.error is not None
+    assert plain.error.startswith("async-responses[0]: payload does not decode as application/json")
+    assert with_service_error.error is not None and with_service_error.error.startswith(
+        "NOT_DELIVERED; async-responses[1]: payload does not decode as application/json")
+    assert with_service_error.value is None
+    assert fine == AsyncResponse("c", 200, None, "text/plain", None, b"42", 42)
+
+
+def test_events_copy_pickle_and_replace_before_any_read() -> None:
+    def fresh() -> ResourceChanged:
+        (event,) = _events({"notifications": [
+            {"ep": EP, "path": "/1", "ct": "text/plain", "payload": "MTIuNQ==", "max-age": 5}]})
+        assert isinstance(event, ResourceChanged)
+        return event
+
+    expected = ResourceChanged(EP, "/1", "text/plain", 5, b"12.5", 12.5)
+    assert pickle.loads(pickle.dumps(fresh())) == expected
+    assert copy.copy(fresh()) == expected
+    assert dataclasses.replace(fresh(), path="/2") == dataclasses.replace(expected, path="/2")
+    assert dataclasses.asdict(fresh())["value"] == 12.5
+    event = fresh()
+    assert type(event) is ResourceChanged  # the exact class, whatever built it
+    for name in ("value", "error", "payload"):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(event, name, None)
+    assert event.value == 12.5
+
+
+def test_first_reads_from_many_threads_agree() -> None:
+    items = [dict(TLV_BAD) if i % 3 == 0 else
+             {"ep": EP, "path": "/1", "ct": "text/plain", "payload": base64.b64encode(
+                 str(i).encode()).decode()} for i in range(3000)]
+    expected = [(e.value, e.error) for e in _events({"notifications": items})]
+    events = _events({"notifications": items})
+    seen: list[list[tuple[Any, Any]]] = []
+    barrier = threading.Barrier(6)
+
+    def read(value_first: bool) -> None:
+        barrier.wait()
+        pairs = []
+        for event in events:
+            if value_first:
+                value = event.value  # type: ignore[attr-defined]
+                pairs.append((value, event.error))
+            else:
+                error = event.error
+                pairs.append((event.value, error))  # type: ignore[attr-defined]
+        seen.append(pairs)
+
+    threads = [threading.Thread(target=read, args=(i % 2 == 0,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 6 and all(pairs == expected for pairs in seen)
+
+
+def test_model_items_are_read_in_place_not_copied(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = NotificationMessage.from_dict(json.loads(json.dumps(MIXED)))
+    expected = _events(json.loads(json.dumps(MIXED)))
+
+    def no_copies(self: Model) -> dict[str, Any]:
+        raise AssertionError("to_dict() was called")
+
+    monkeypatch.setattr(Model, "to_dict", no_copies)
+    assert _events(model) == expected
+    assert list(model.events()) == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import logging
 import socket
@@ -28,6 +29,7 @@ from mds.listener import (
     ReconnectPolicy,
     existing_channel,
 )
+from mds.models._base import Model
 
 FAST = ReconnectPolicy(initial_delay=0.02, max_delay=0.2, takeover_delay=0.2,
                        takeover_max_delay=2.0)
@@ -506,6 +508,83 @@ def test_silent_connection_is_declared_dead_and_replaced() -> None:
     assert stats.reconnects == 1 and stats.last_close_code == 1006
     assert stats.bad_frames == 2
     assert elapsed < 2.5
+
+
+# Frames that parse_frame (and so messages()) rejects, each for a different reason; the
+# event iteration, which reads wire dicts without building models, must reject the same ones.
+REJECTED_FRAMES = [
+    "not json at all",
+    "[1, 2]",
+    '{"notifications": {"ep": "x"}}',
+    '{"async-responses": "x"}',
+    '{"registrations": [{"ep": "r", "resources": 5}]}',
+    '{"reg-updates": [{"ep": "r", "resources": {"path": "/a"}}]}',
+    '{"de-registrations": 5}',
+]
+ACCEPTED_FRAMES = [
+    "{}",
+    '{"future-kind": [1]}',
+    '{"registrations": [{"ep": "r", "resources": [1, {"path": "/a"}]}, 7, null]}',
+    '{"notifications": [{"ep": "d", "path": "/1", "payload": "MQ=="}, "x"], "reg-updates": null}',
+    '{"async-responses": [{"id": "a", "status": 200}], "registrations-expired": ["e"]}',
+]
+
+
+@pytest.mark.parametrize("frame", REJECTED_FRAMES + ACCEPTED_FRAMES)
+def test_wire_frames_are_accepted_and_rejected_as_parse_frame_does(frame: str) -> None:
+    from mds.events import _event_list, events_from_message
+    from mds.listener import _parse_wire
+    from mds.websocket import parse_frame
+
+    for sent in (frame, frame.encode()):  # text and binary frames
+        try:
+            message = parse_frame(sent)
+        except mds.ApiResponseError as exc:
+            with pytest.raises(mds.ApiResponseError) as info:
+                _parse_wire(sent)
+            assert info.value.reason == exc.reason and frame in REJECTED_FRAMES
+            continue
+        assert frame in ACCEPTED_FRAMES
+        wire = _parse_wire(sent)
+        assert _event_list(wire) == list(events_from_message(message))
+        items = [item for value in wire.values() if type(value) is list for item in value]
+        assert not any(isinstance(item, Model) for item in items)  # read as sent, not wrapped
+
+
+def test_event_iteration_skips_the_frames_messages_skips(caplog: pytest.LogCaptureFixture) -> None:
+    from mds.websocket import parse_frame
+
+    good = json.dumps({"notifications": [
+        {"ep": "d", "path": "/1/0/1", "ct": "text/plain", "payload": "MQ=="}]})
+    gone = json.dumps({"de-registrations": ["gone-1"]})
+    server = RawWebsocketServer([*REJECTED_FRAMES, "{}", good, gone])
+    reasons = []
+    for frame in REJECTED_FRAMES:
+        with pytest.raises(mds.ApiResponseError) as info:
+            parse_frame(frame)
+        reasons.append(info.value.reason)
+    caplog.set_level(logging.WARNING, logger="mds.listener")
+    try:
+        config = mds.Configuration(host=server.url, api_key="ak_x")
+        with mds.ApiClient(config) as api_client:
+            with NotificationListener(api_client, register=False, reconnect=FAST) as listener:
+                events = take(listener, 2)
+                stats = listener.stats
+            with NotificationListener(api_client, register=False, reconnect=FAST) as listener:
+                batches = list(itertools.islice(listener.messages(), 2))
+                batch_stats = listener.stats
+    finally:
+        server.close()
+    changed, deregistered = events
+    assert isinstance(changed, ResourceChanged) and changed.value == 1
+    assert deregistered == mds.DeviceDeregistered("gone-1")
+    assert all(isinstance(message, mds.NotificationMessage) for message in batches)
+    assert list(batches[0].events()) == [changed]
+    for seen in (stats, batch_stats):
+        assert (seen.bad_frames, seen.messages, seen.events) == (len(REJECTED_FRAMES), 2, 2)
+    skipped = [r.getMessage() for r in caplog.records if "skipped a websocket frame" in r.getMessage()]
+    assert skipped == [f"skipped a websocket frame that is not a NotificationMessage: {reason}"
+                       for reason in reasons] * 2  # the same for both ways of iterating
 
 
 # -- takeover ---------------------------------------------------------------------------------
