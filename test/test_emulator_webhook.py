@@ -67,14 +67,16 @@ class Receiver:
                     if isinstance(action, tuple) and action[0] == "sleep":
                         receiver.stopping.wait(action[1])
                         action = 200
-                    self.send_response(302 if isinstance(action, tuple) else action)
-                    if isinstance(action, tuple):
-                        self.send_header("Location", action[1])
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
                 finally:
+                    # Done before answering: once the answer is out, the emulator may send the
+                    # next request, which must not count as overlapping with this one.
                     with receiver.lock:
                         receiver.active -= 1
+                self.send_response(302 if isinstance(action, tuple) else action)
+                if isinstance(action, tuple):
+                    self.send_header("Location", action[1])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
         class Server(ThreadingHTTPServer):
             daemon_threads = False  # server_close() joins the handler threads

@@ -240,7 +240,7 @@ def test_2xx_with_invalid_json_is_a_clear_error(server: ScriptedServer,
 
 
 @pytest.mark.parametrize("body", [b"[1, 2]", b'"text"', b'{"notifications": {"ep": 1}}',
-                                  b'{"registrations": "x"}'])
+                                  b'{"registrations": "x"}', b'{"de-registrations": 5}'])
 def test_2xx_with_wrong_shape_is_a_clear_error(server: ScriptedServer,
                                                api: mds.NotificationsApi, body: bytes) -> None:
     server.reply("GET", "/v2/notification/pull", 200, body)

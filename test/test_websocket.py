@@ -18,7 +18,7 @@ from websockets.sync.server import ServerConnection, serve
 
 import mds
 from mds.emulator import Emulator
-from servers import ProxyServer, ScriptedServer
+from servers import ProxyServer, ScriptedServer, wait_until
 
 WS_PATH = "/v2/notification/websocket-connect"
 
@@ -97,7 +97,9 @@ def test_doc_example_call_ignoring_the_return_value(emu: Emulator) -> None:
     api.api_client.close()  # closes the websocket it opened
     assert api.get_websocket  # the method still exists; the client is closed
     with mds.ApiClient(mds.Configuration(host=emu.url, api_key=emu.api_key)) as client:
-        assert mds.NotificationsApi(client).get_websocket().status == "disconnected"
+        # the service notices the close asynchronously
+        assert wait_until(
+            lambda: mds.NotificationsApi(client).get_websocket().status == "disconnected")
 
 
 def test_connect_without_channel_closes_1011(api: mds.NotificationsApi) -> None:

@@ -95,6 +95,7 @@ class Model:
     _fields: ClassVar[tuple[Field, ...]] = ()
     _by_key: ClassVar[dict[str, Field]] = {}
     _nested: ClassVar[tuple[Field, ...]] = ()
+    _plain_lists: ClassVar[tuple[Field, ...]] = ()
     #: attributes whose values are shown as [secure] in repr/to_str
     _secret_fields: ClassVar[frozenset[str]] = frozenset()
     _registry: ClassVar[dict[str, type[Model]]] = {}
@@ -107,6 +108,7 @@ class Model:
         cls._fields = fields
         cls._by_key = {key: f for f in fields for key in (f.key, *f.aliases)}
         cls._nested = tuple(f for f in fields if f.model is not None)
+        cls._plain_lists = tuple(f for f in fields if f.is_list and f.model is None)
         cls.swagger_types = {f.name: f.type_name for f in fields}
         cls.attribute_map = {f.name: f.key for f in fields}
         Model._registry[cls.__name__] = cls
@@ -124,6 +126,12 @@ class Model:
         """Adopt a wire dict (no copy); nested objects are wrapped in place."""
         obj = cls.__new__(cls)
         obj._data = data
+        for f in cls._plain_lists:
+            value = data.get(f.key)
+            if value is not None and type(value) is not list:
+                raise ModelError(
+                    f"{cls.__name__}.{f.name}: expected a JSON array, got {type(value).__name__}"
+                )
         for f in cls._nested:
             value = data.get(f.key)
             if value is None:
@@ -142,6 +150,30 @@ class Model:
                     f"{cls.__name__}.{f.name}: expected a JSON object, got {type(value).__name__}"
                 )
         return obj
+
+    @classmethod
+    def _fits(cls, data: dict[str, Any]) -> bool:
+        """Whether ``_wrap(data)`` would succeed (the same structural checks, recursively),
+        without wrapping: for consumers that read the wire dict directly."""
+        for f in cls._plain_lists:
+            value = data.get(f.key)
+            if value is not None and type(value) is not list:
+                return False
+        for f in cls._nested:
+            value = data.get(f.key)
+            if value is None:
+                continue
+            sub = Model._registry[f.model]  # type: ignore[index]
+            if f.is_list:
+                if type(value) is not list:
+                    return False
+                if sub._nested or sub._plain_lists:
+                    for item in value:
+                        if type(item) is dict and not sub._fits(item):
+                            return False
+            elif type(value) is not dict or not sub._fits(value):
+                return False
+        return True
 
     @classmethod
     def _wrap_list(cls: type[M], items: list[Any]) -> list[Any]:
