@@ -7,9 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
 import urllib3
@@ -26,6 +24,9 @@ from mds.exceptions import (
 )
 from mds.models._base import Model, ModelError
 from mds.rest import RESTClientObject, RESTResponse, build_retry
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = ["ApiClient", "AsyncResult", "Operation", "UNSET"]
 
@@ -52,15 +53,17 @@ UNSET: Any = _Unset()
 TimeoutArg = Any  # float | tuple[float, float] | urllib3.Timeout | None | UNSET
 
 
-@dataclass(frozen=True)
-class Operation:
-    """A declarative record of one endpoint: everything the call path needs to know about it."""
+class Operation(NamedTuple):
+    """A declarative record of one endpoint: everything the call path needs to know about it.
+
+    (A NamedTuple rather than a dataclass: `import mds` should not pay for ``dataclasses``.)
+    """
 
     name: str
     method: str
     path: str
     #: response type per 2xx status: a model class name, "str" for text, or None for no body
-    responses: Mapping[int, str | None] = field(default_factory=dict)
+    responses: Mapping[int, str | None] = {}
     accept: str | None = None
     #: model class name of the request body, if the operation sends one
     body_type: str | None = None
@@ -387,6 +390,8 @@ class ApiClient:
         with self._lock:
             self._check_open()
             if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
                 self._pool = ThreadPoolExecutor(
                     max_workers=self.configuration.connection_pool_maxsize,
                     thread_name_prefix="mds-async",

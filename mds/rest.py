@@ -6,7 +6,6 @@ The exception classes are re-exported here because generated clients import them
 
 from __future__ import annotations
 
-import inspect
 import logging
 import socket
 import ssl
@@ -43,7 +42,9 @@ __all__ = ["ApiException", "RESTClientObject", "RESTResponse", "build_retry"]
 
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS"})
-_HAS_JITTER = "backoff_jitter" in inspect.signature(Retry.__init__).parameters
+# backoff_jitter arrived with urllib3 2.0 (1.26 is supported too); no `inspect`, which is slow
+# to import.
+_HAS_JITTER = not urllib3.__version__.startswith("1.")
 
 
 class _Retry(Retry):

@@ -11,7 +11,6 @@ lazily, when read: one item with an odd value never costs the rest of its batch.
 
 from __future__ import annotations
 
-import pprint
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
@@ -219,6 +218,8 @@ class Model:
 
     def to_str(self) -> str:
         """A readable multi-line form (secrets shown as ``[secure]``)."""
+        import pprint  # not at module level: it imports dataclasses, and `import mds` stays lean
+
         return pprint.pformat(self._display())
 
     def _display(self) -> dict[str, Any]:
