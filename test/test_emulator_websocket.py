@@ -5,6 +5,7 @@ Driven by websockets' own threading client and plain urllib3, never by the SDK.
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
 import time
@@ -52,7 +53,8 @@ def open_socket(emu: Emulator, key: str | None = None, **kwargs: Any) -> ClientC
     kwargs.setdefault("open_timeout", 5)
     kwargs.setdefault("close_timeout", 2)
     kwargs.setdefault("max_size", None)
-    kwargs.setdefault("legacy", True)  # websockets >= 17.1 warns on direct use otherwise
+    if "legacy" in inspect.signature(connect).parameters:
+        kwargs.setdefault("legacy", True)  # websockets >= 17.1 warns on direct use otherwise
     return connect(ws_url(emu), **kwargs)
 
 

@@ -681,9 +681,8 @@ class Handler(BaseHTTPRequestHandler):
             if self._apply_fault(f"GET {WEBSOCKET_CONNECT}", token):
                 return
             handshake = ServerProtocol(select_subprotocol=_select_subprotocol)
-            request = Request(
-                self.path, Headers(list(headers.items())), protocol=self.request_version
-            )
+            # (websockets < 17 has no ``protocol`` field; a websocket handshake is HTTP/1.1.)
+            request = Request(self.path, Headers(list(headers.items())))
             response = handshake.accept(request)
             handshake.send_response(response)
             refusal = None
