@@ -233,9 +233,19 @@ def test_wss_with_the_right_ca_and_refused_without(ca: trustme.CA, tmp_path: Pat
     with ws_server(handler, tls=context) as url:
         assert url.startswith("https://")
         cfg = mds.Configuration(host=url, api_key="ak_x", ssl_ca_cert=str(bundle))
-        with mds.ApiClient(cfg) as client, mds.NotificationsApi(client).connect_websocket() as ws:
-            assert ws.url.startswith("wss://")
-            assert ws.recv(timeout=5).registrations[0].ep == "tls-dev"
+        with mds.ApiClient(cfg) as client:
+            api = mds.NotificationsApi(client)
+            try:
+                ws = api.connect_websocket()
+            except mds.ApiConnectionError as exc:
+                # websockets 16's own TLS test server (Python 3.10) has been seen, once under
+                # heavy load, to close a verified connection before answering; a TLS failure
+                # would be ApiTLSError, which is not caught here.
+                assert not isinstance(exc, mds.ApiTLSError)
+                ws = api.connect_websocket()
+            with ws:
+                assert ws.url.startswith("wss://")
+                assert ws.recv(timeout=5).registrations[0].ep == "tls-dev"
         with mds.ApiClient(mds.Configuration(host=url, api_key="ak_x")) as client:
             with pytest.raises(mds.ApiTLSError):
                 mds.NotificationsApi(client).connect_websocket()
