@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import urllib3
 
 import mds
 from servers import ScriptedServer
@@ -34,6 +35,14 @@ def client(server: ScriptedServer) -> Iterator[mds.ApiClient]:
 @pytest.fixture
 def api(client: mds.ApiClient) -> mds.NotificationsApi:
     return mds.NotificationsApi(client)
+
+
+@pytest.fixture
+def http() -> Iterator[urllib3.PoolManager]:
+    """A plain urllib3 client with no retries: the emulator tests' independent client."""
+    pool = urllib3.PoolManager(retries=False, timeout=10.0)
+    yield pool
+    pool.clear()
 
 
 @pytest.fixture(autouse=True)

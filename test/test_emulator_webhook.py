@@ -116,13 +116,6 @@ def receivers() -> Iterator[list[Receiver]]:
         receiver.close()
 
 
-@pytest.fixture
-def http() -> Iterator[urllib3.PoolManager]:
-    pool = urllib3.PoolManager(retries=False, timeout=10.0)
-    yield pool
-    pool.clear()
-
-
 def new_receiver(receivers: list[Receiver], *args: Any, **kwargs: Any) -> Receiver:
     receiver = Receiver(*args, **kwargs)
     receivers.append(receiver)

@@ -23,13 +23,6 @@ FAST: dict[str, Any] = {"long_poll_hold": 0.3, "websocket_expiry": 30.0}
 
 
 @pytest.fixture
-def http() -> Iterator[urllib3.PoolManager]:
-    pool = urllib3.PoolManager(retries=False, timeout=10.0)
-    yield pool
-    pool.clear()
-
-
-@pytest.fixture
 def emu() -> Iterator[Emulator]:
     with Emulator(**FAST) as emulator:
         yield emulator
