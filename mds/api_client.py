@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import urllib3
 
+from mds._types import UNSET, TimeoutArg
 from mds._version import __version__
 from mds.configuration import Configuration
 from mds.exceptions import (
@@ -19,38 +20,17 @@ from mds.exceptions import (
     ApiTypeError,
     ApiValueError,
     ClientClosedError,
+    ModelError,
     exception_for_status,
     redact_headers,
 )
-from mds.models._base import Model, ModelError
+from mds.models._base import Model
 from mds.rest import RESTClientObject, RESTResponse, build_retry
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = ["ApiClient", "AsyncResult", "Operation", "UNSET"]
-
-
-class _Unset:
-    """The "not given" sentinel: lets ``_request_timeout=None`` mean "no timeout"."""
-
-    _instance: _Unset | None = None
-
-    def __new__(cls) -> _Unset:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-UNSET: Any = _Unset()
-
-TimeoutArg = Any  # float | tuple[float, float] | urllib3.Timeout | None | UNSET
 
 
 class Operation(NamedTuple):

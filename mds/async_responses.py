@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from mds.events import AsyncResponse, Event, _message_dict, events_from_message
+from mds.events import AsyncResponse, Event, events_from_message, message_dict
 from mds.exceptions import AsyncResponseError
 
 __all__ = ["AsyncResponses"]
@@ -107,7 +107,7 @@ class AsyncResponses:
     def feed_message(self, message: Any) -> int:
         """`feed` the async responses of a notification batch (a `NotificationMessage` or its wire
         dict); the batch's other items are not even decoded. Returns how many were taken."""
-        data = _message_dict(message)
+        data = message_dict(message)
         answers = data.get("async-responses")
         if answers is None:
             answers = data.get("async_responses")

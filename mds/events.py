@@ -660,7 +660,7 @@ _ALIASES = {
 }
 
 
-def _message_dict(message: Any) -> Mapping[str, Any]:
+def message_dict(message: Any) -> Mapping[str, Any]:
     if type(message) is dict:
         return message
     wire = getattr(message, "_wire", None)
@@ -696,7 +696,7 @@ def events_from_message(message: Mapping[str, Any] | Any) -> Iterator[Event]:
     comes through; a kind whose value is not a list becomes one such event. Raises
     ``TypeError`` (at the call) only if *message* is neither a mapping nor a model.
     """
-    return chain.from_iterable(_event_lists(_message_dict(message)))
+    return chain.from_iterable(_event_lists(message_dict(message)))
 
 
 def _event_lists(data: Mapping[str, Any]) -> Iterator[list[Event]]:
@@ -718,9 +718,9 @@ def _event_lists(data: Mapping[str, Any]) -> Iterator[list[Event]]:
             yield [reader(item, key, index) for index, item in enumerate(items)]
 
 
-def _event_list(message: Mapping[str, Any] | Any) -> list[Event]:
+def event_list(message: Mapping[str, Any] | Any) -> list[Event]:
     """`events_from_message` as a list (the listener's path: no generator per event)."""
-    lists = list(_event_lists(_message_dict(message)))
+    lists = list(_event_lists(message_dict(message)))
     if len(lists) == 1:
         return lists[0]
     return [event for events in lists for event in events]

@@ -27,6 +27,7 @@ Callers catch only these: errors from urllib3 and websockets are translated at o
     │       └── WebsocketClosedError    the websocket closed (``code``, ``reason``)
     ├── ApiValueError (ValueError)      a missing or invalid argument, found before sending
     ├── ApiTypeError (TypeError)        an argument of the wrong type
+    │   └── ModelError (also ValueError)  a wire value without the shape its model needs
     ├── ClientClosedError (RuntimeError)  the ApiClient was closed
     ├── PayloadDecodeError (ValueError) a device payload that does not decode as its content type
     └── AsyncResponseError              a device answered an async request with a non-2xx status
@@ -62,6 +63,7 @@ __all__ = [
     "ForbiddenException",
     "GoneException",
     "MdsError",
+    "ModelError",
     "NotFoundException",
     "PayloadDecodeError",
     "PayloadTooLargeException",
@@ -305,6 +307,13 @@ class ApiValueError(MdsError, ValueError):
 
 class ApiTypeError(MdsError, TypeError):
     """An argument has the wrong type; nothing was sent."""
+
+
+class ModelError(ApiTypeError, ValueError):
+    """A wire value does not have the shape its model needs: a body or frame that is not a JSON
+    object, or a field of the wrong JSON type (raised by ``from_dict`` and by the parsers of
+    delivered messages). A ``TypeError`` for the generated clients' sake and a ``ValueError``
+    since it is bad data rather than a bad argument."""
 
 
 class ClientClosedError(MdsError, RuntimeError):

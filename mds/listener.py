@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mds.api.notifications_api import NotificationsApi
 from mds.api_client import ApiClient
-from mds.events import AsyncResponse, Event, _event_list
+from mds.events import AsyncResponse, Event, event_list
 from mds.exceptions import (
     ApiException,
     ApiResponseError,
@@ -558,7 +558,7 @@ class NotificationListener:
         return events.popleft()
 
     def _decode(self, data: dict[str, Any]) -> list[Event]:
-        decoded = _event_list(data)
+        decoded = event_list(data)
         registry = self.async_responses
         if registry is not None and data.get("async-responses"):
             registry.feed([e for e in decoded if isinstance(e, AsyncResponse)])

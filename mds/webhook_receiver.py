@@ -29,11 +29,11 @@ from mds.events import Event, events_from_message
 from mds.exceptions import (
     ApiException,
     BadRequestException,
+    ModelError,
     PayloadTooLargeException,
     UnauthorizedException,
 )
 from mds.models import NotificationMessage, Webhook
-from mds.models._base import ModelError
 
 __all__ = [
     "DEFAULT_MAX_BODY",

@@ -20,6 +20,7 @@ from websockets.exceptions import (
 )
 from websockets.sync.client import ClientConnection, connect
 
+from mds._types import UNSET
 from mds.exceptions import (
     SENSITIVE_HEADERS,
     ApiConnectionError,
@@ -28,6 +29,7 @@ from mds.exceptions import (
     ApiTimeoutError,
     ApiTLSError,
     ApiValueError,
+    ClientClosedError,
     WebsocketClosedError,
     exception_for_status,
 )
@@ -94,8 +96,6 @@ def _ssl_context(client: ApiClient) -> ssl.SSLContext:
 
 
 def _open_timeout(client: ApiClient, timeout: Any) -> float | None:
-    from mds.api_client import UNSET
-
     if timeout is UNSET:
         timeout = client.configuration.timeout
     if timeout is None:
@@ -125,7 +125,8 @@ def open_websocket(
     ``ping_timeout`` is declared dead (close code 1011 locally, then iteration ends).
     ``close_timeout``: how long closing waits for the server's close frame.
     """
-    client._check_open()
+    if client.closed:
+        raise ClientClosedError("this ApiClient is closed; create a new one")
     cfg = client.configuration
     url = websocket_url(cfg.host)
     headers: dict[str, str] = {

@@ -532,7 +532,7 @@ ACCEPTED_FRAMES = [
 
 @pytest.mark.parametrize("frame", REJECTED_FRAMES + ACCEPTED_FRAMES)
 def test_wire_frames_are_accepted_and_rejected_as_parse_frame_does(frame: str) -> None:
-    from mds.events import _event_list, events_from_message
+    from mds.events import event_list, events_from_message
     from mds.listener import _parse_wire
     from mds.websocket import parse_frame
 
@@ -546,7 +546,7 @@ def test_wire_frames_are_accepted_and_rejected_as_parse_frame_does(frame: str) -
             continue
         assert frame in ACCEPTED_FRAMES
         wire = _parse_wire(sent)
-        assert _event_list(wire) == list(events_from_message(message))
+        assert event_list(wire) == list(events_from_message(message))
         items = [item for value in wire.values() if type(value) is list for item in value]
         assert not any(isinstance(item, Model) for item in items)  # read as sent, not wrapped
 

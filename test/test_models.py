@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mds
-from mds.models._base import ModelError
+from mds.exceptions import ModelError
 
 WIRE_EXAMPLES = [
     '{"notifications":[{"ep":"0172b9ba5409000000000001001117f5","path":"/3200/0/5501","ct":"text/plain","payload":"NTc=","max-age":0}]}',

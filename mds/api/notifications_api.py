@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mds.api_client import UNSET, ApiClient, Operation, TimeoutArg
+from mds._types import UNSET, TimeoutArg
+from mds.api_client import ApiClient, Operation
 from mds.exceptions import ApiTypeError, ApiValueError
 from mds.models import NotificationMessage, Webhook, WebsocketChannel
 

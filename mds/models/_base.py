@@ -14,15 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
-from mds.exceptions import ApiTypeError
+from mds.exceptions import ModelError
 
 M = TypeVar("M", bound="Model")
 
 _MISSING: Any = object()
-
-
-class ModelError(ApiTypeError):
-    """A wire value does not have the shape its model needs (raised by ``from_dict``)."""
 
 
 class Field:
