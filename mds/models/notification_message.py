@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from mds.exceptions import ModelError
 from mds.models._base import Field, Model
 from mds.models.async_id_response import AsyncIDResponse
 from mds.models.endpoint_data import EndpointData
@@ -64,3 +66,27 @@ class NotificationMessage(Model):
         from mds.events import events_from_message
 
         return events_from_message(self)
+
+
+def parse_message(raw: str | bytes | bytearray) -> dict[str, Any]:
+    """The wire dict of one delivered batch: a webhook body, a websocket frame or a long-poll
+    answer, as JSON text or bytes.
+
+    The dict is what `NotificationMessage` wraps (``NotificationMessage._wrap``) and what the
+    event layer reads directly. Items inside the lists are not judged here: a malformed item
+    becomes an event with ``error`` set, so it never hides the rest of its batch.
+
+    Raises `mds.ModelError` when *raw* is not JSON, not a JSON object, or a kind of item
+    (``notifications``, ``registrations``...) is not a list; each caller turns that into the
+    error of its channel (a 400 answer for a webhook, `mds.ApiResponseError` for a response or
+    a frame).
+    """
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise ModelError(f"not valid JSON ({exc})") from None
+    if type(doc) is not dict:
+        raise ModelError(f"expected a JSON object (a NotificationMessage), got {type(doc).__name__}")
+    if not NotificationMessage._fits(doc):
+        raise ModelError("not a NotificationMessage: an item list is not a JSON array of objects")
+    return doc
