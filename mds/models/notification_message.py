@@ -88,5 +88,5 @@ def parse_message(raw: str | bytes | bytearray) -> dict[str, Any]:
     if type(doc) is not dict:
         raise ModelError(f"expected a JSON object (a NotificationMessage), got {type(doc).__name__}")
     if not NotificationMessage._fits(doc):
-        raise ModelError("not a NotificationMessage: an item list is not a JSON array of objects")
+        raise ModelError("not a NotificationMessage: an item list is not a JSON array, or a nested value has the wrong JSON type")
     return doc
