@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import trustme
 import urllib3
 
 import mds
@@ -35,6 +36,20 @@ def client(server: ScriptedServer) -> Iterator[mds.ApiClient]:
 @pytest.fixture
 def api(client: mds.ApiClient) -> mds.NotificationsApi:
     return mds.NotificationsApi(client)
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    """A throw-away certificate authority for TLS tests (never turn verification off)."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_bundle(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The path of a PEM file holding `ca`'s certificate, for ``ssl_ca_cert``."""
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
 
 
 @pytest.fixture
