@@ -20,7 +20,7 @@ import pytest
 import urllib3
 
 from mds.emulator import Emulator
-from mds.emulator._state import build_message, split_message
+from mds.emulator._messages import build_message, split_message
 from mds.emulator.pytest_plugin import mds_client, mds_emulator  # noqa: F401 - fixtures
 
 FAST: dict[str, Any] = {

@@ -1,59 +1,58 @@
 """The :class:`Emulator`: a local stand-in for the Notifications service.
 
-It serves the REST endpoints, the websocket upgrade and the admin API on one port with
-:class:`http.server.ThreadingHTTPServer`, delivers webhooks with urllib3 and speaks the websocket
-protocol with websockets. It shares no code with the SDK client on purpose, so that the two
-cannot agree on a mistake.
+It composes the service's rules (:class:`~mds.emulator._service.NotificationService`) with its
+transports: the REST endpoints, the websocket upgrade and the admin API on one port
+(:mod:`mds.emulator._http`, :mod:`mds.emulator._websocket`, :mod:`mds.emulator._admin`) and the
+webhook deliveries (:mod:`mds.emulator._webhook`). It shares no code with the SDK client on
+purpose, so that the two cannot agree on a mistake.
 """
 
 from __future__ import annotations
 
-import base64
-import collections
-import json
+import dataclasses
 import logging
 import secrets
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
-import urllib3
-
-from mds.emulator._state import (
-    CallbackChannel,
-    Item,
-    KeyState,
-    PullChannel,
-    WebsocketChannel,
-    build_message,
-    split_message,
-)
-from mds.emulator._websocket import WebsocketSession
+from mds.emulator._clock import Clock
+from mds.emulator._faults import parse_fault
+from mds.emulator._http import ENDPOINTS, EmulatorServer
+from mds.emulator._messages import async_response_item, endpoint_data, notification_item
+from mds.emulator._service import NotificationService, Settings
+from mds.emulator._webhook import WebhookDispatcher
 
 __all__ = ["Emulator"]
 
 logger = logging.getLogger("mds.emulator")
 
-#: How many recorded requests and webhook attempts are kept (oldest dropped first).
-RECORD_LIMIT = 10_000
+_T = TypeVar("_T")
 
-#: Admin fault endpoints must name one of these.
-ENDPOINTS = frozenset(
-    {
-        "PUT /v2/notification/callback",
-        "GET /v2/notification/callback",
-        "DELETE /v2/notification/callback",
-        "GET /v2/notification/pull",
-        "DELETE /v2/notification/pull",
-        "PUT /v2/notification/websocket",
-        "GET /v2/notification/websocket",
-        "DELETE /v2/notification/websocket",
-        "GET /v2/notification/websocket-connect",
-        "GET /v2/notification/channel",
-    }
-)
+
+class _Setting(Generic[_T]):
+    """An :class:`Emulator` attribute that reads and replaces one field of its settings."""
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any]) -> _Setting[_T]: ...
+
+    @overload
+    def __get__(self, instance: Emulator, owner: type[Any]) -> _T: ...
+
+    def __get__(self, instance: Emulator | None, owner: type[Any]) -> _Setting[_T] | _T:
+        if instance is None:
+            return self
+        value: _T = getattr(instance.settings, self.name)
+        return value
+
+    def __set__(self, instance: Emulator, value: _T) -> None:
+        changes: dict[str, Any] = {self.name: value}
+        instance.settings = dataclasses.replace(instance.settings, **changes)
 
 
 class Emulator:
@@ -65,7 +64,7 @@ class Emulator:
             print(emu.url, emu.api_key)
 
     Every duration of the service is an option, in seconds, so a test can play a 24-hour story
-    in milliseconds.
+    in milliseconds; with ``clock=ManualClock()`` it plays it without waiting at all.
 
     Args:
         host: Interface to listen on.
@@ -78,17 +77,31 @@ class Emulator:
         webhook_backoff_cap: Longest retry delay.
         webhook_give_up: A callback whose deliveries have failed continuously for this long is
             removed together with its queue.
-        webhook_timeout: Timeout of every webhook request (validation and deliveries).
+        webhook_timeout: Timeout of every webhook request (validation and deliveries), in real
+            time whatever the clock.
         pull_expiry: A long-poll channel not polled for this long is deleted with its queue.
         websocket_expiry: A websocket channel without a connection for this long is deleted with
             its queue.
         purge_window: After a long-poll DELETE, a GET answers 410 for this long.
         batch_limit: Most items in one delivered NotificationMessage.
         webhook_ca_certs: CA bundle used to verify https webhook targets (default: the system's).
+        clock: What every time-based rule reads (hold, expiry, purge window, back-off,
+            give-up): a callable returning seconds, :func:`time.monotonic` by default. Pass a
+            :class:`~mds.emulator.ManualClock` and step it to let time pass in tests.
 
     Raises:
         ValueError: For an empty ``api_keys`` or a negative duration.
     """
+
+    long_poll_hold = _Setting[float]()
+    webhook_backoff_base = _Setting[float]()
+    webhook_backoff_cap = _Setting[float]()
+    webhook_give_up = _Setting[float]()
+    webhook_timeout = _Setting[float]()
+    pull_expiry = _Setting[float]()
+    websocket_expiry = _Setting[float]()
+    purge_window = _Setting[float]()
+    batch_limit = _Setting[int]()
 
     def __init__(
         self,
@@ -106,59 +119,37 @@ class Emulator:
         purge_window: float = 120.0,
         batch_limit: int = 10_000,
         webhook_ca_certs: str | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.host = host
         self._requested_port = port
-        self._api_keys: frozenset[str] | None = None
+        accepted: frozenset[str] | None = None
         if isinstance(api_keys, str):
             api_keys = [api_keys]
         if api_keys is not None:
             keys = [str(key) for key in api_keys]
             if not keys or not all(keys):
                 raise ValueError("api_keys must hold at least one non-empty key")
-            self._api_keys = frozenset(keys)
+            accepted = frozenset(keys)
             self._api_key = keys[0]
         else:
             self._api_key = "ak_" + secrets.token_hex(16)
-        durations = {
-            "long_poll_hold": long_poll_hold,
-            "webhook_backoff_base": webhook_backoff_base,
-            "webhook_backoff_cap": webhook_backoff_cap,
-            "webhook_give_up": webhook_give_up,
-            "webhook_timeout": webhook_timeout,
-            "pull_expiry": pull_expiry,
-            "websocket_expiry": websocket_expiry,
-            "purge_window": purge_window,
-        }
-        for name, value in durations.items():
-            if float(value) < 0:
-                raise ValueError(f"{name} must not be negative")
-        if int(batch_limit) < 1:
-            raise ValueError("batch_limit must be at least 1")
-        self.long_poll_hold = float(long_poll_hold)
-        self.webhook_backoff_base = float(webhook_backoff_base)
-        self.webhook_backoff_cap = float(webhook_backoff_cap)
-        self.webhook_give_up = float(webhook_give_up)
-        self.webhook_timeout = float(webhook_timeout)
-        self.pull_expiry = float(pull_expiry)
-        self.websocket_expiry = float(websocket_expiry)
-        self.purge_window = float(purge_window)
-        self.batch_limit = int(batch_limit)
+        settings = Settings(
+            long_poll_hold=long_poll_hold,
+            webhook_backoff_base=webhook_backoff_base,
+            webhook_backoff_cap=webhook_backoff_cap,
+            webhook_give_up=webhook_give_up,
+            webhook_timeout=webhook_timeout,
+            pull_expiry=pull_expiry,
+            websocket_expiry=websocket_expiry,
+            purge_window=purge_window,
+            batch_limit=batch_limit,
+        )
         self.webhook_ca_certs = webhook_ca_certs
-
-        self._lock = threading.RLock()
-        self._states: dict[str, KeyState] = {}
-        self._handshakes: set[str] = set()
-        self._faults: list[dict[str, Any]] = []
-        self._drop_every: list[tuple[str | None, int]] = []
-        self._requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECORD_LIMIT)
-        self._deliveries: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECORD_LIMIT)
-        self._workers: set[threading.Thread] = set()
-        self._stopping = False
-        self._stop_event = threading.Event()
-        self._server: Any = None
+        self._service = NotificationService(settings, api_keys=accepted, clock=clock)
+        self._server: EmulatorServer | None = None
         self._serve_thread: threading.Thread | None = None
-        self._pool: urllib3.PoolManager | None = None
+        self._webhooks: WebhookDispatcher | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -176,6 +167,24 @@ class Emulator:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    @property
+    def settings(self) -> Settings:
+        """Every duration and the batch limit, as one validated value.
+
+        Assigning a new one (or one of the attributes named like the options) takes effect
+        for everything that starts afterwards.
+        """
+        return self._service.settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        self._service.settings = value
+
+    @property
+    def clock(self) -> Clock:
+        """The clock every time-based rule reads."""
+        return self._service.clock
 
     @property
     def running(self) -> bool:
@@ -217,18 +226,18 @@ class Emulator:
             RuntimeError: When it is already running.
             OSError: When the port cannot be bound.
         """
-        from mds.emulator._http import EmulatorServer
-
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
-        self._stopping = False
-        self._stop_event.clear()
-        # Binding and listening happen in the constructor: connections made from now on wait in
-        # the backlog until serve_forever() accepts them, so the emulator is ready right away.
-        server = EmulatorServer((self.host, self._requested_port), self)
-        self._pool = urllib3.PoolManager(
-            num_pools=32, maxsize=4, retries=False, ca_certs=self.webhook_ca_certs
-        )
+        webhooks = WebhookDispatcher(self._service, self.webhook_ca_certs)
+        try:
+            # Binding and listening happen in the constructor: connections made from now on
+            # wait in the backlog until serve_forever() accepts them, so it is ready right away.
+            server = EmulatorServer((self.host, self._requested_port), self._service, webhooks)
+        except BaseException:
+            webhooks.stop()
+            raise
+        self._service.start()
+        self._webhooks = webhooks
         self._server = server
         self._serve_thread = threading.Thread(
             target=server.serve_forever,
@@ -247,29 +256,18 @@ class Emulator:
         server = self._server
         if server is None:
             return
-        with self._lock:
-            self._stopping = True
-            for state in self._states.values():
-                channel = state.channel
-                if isinstance(channel, WebsocketChannel) and channel.session is not None:
-                    channel.session.request_close(1001, "server shutting down")
-                state.cond.notify_all()
-        self._stop_event.set()
+        self._service.stop()
+        server.stopping.set()
         server.shutdown()
         server.close_all_connections()
         server.server_close()
         if self._serve_thread is not None:
             self._serve_thread.join()
-        # A worker blocked on a slow webhook target finishes its request on its own (it is a
-        # daemon thread and sees _stopping afterwards); stop() does not wait out the timeout.
-        deadline = time.monotonic() + 1.0
-        for worker in list(self._workers):
-            worker.join(timeout=max(0.0, deadline - time.monotonic()))
-        if self._pool is not None:
-            self._pool.clear()
+        if self._webhooks is not None:
+            self._webhooks.stop()
         self._server = None
         self._serve_thread = None
-        self._pool = None
+        self._webhooks = None
         logger.debug("emulator stopped")
 
     # ------------------------------------------------------------------ admin: injection
@@ -295,25 +293,7 @@ class Emulator:
         """
         if not isinstance(message, Mapping):
             raise TypeError("message must be a NotificationMessage dict")
-        return self._queue_items(split_message(dict(message)), api_key)
-
-    def _queue_items(self, items: list[Item], api_key: str | None) -> int:
-        if not items:
-            return 0
-        now = time.monotonic()
-        queued = 0
-        with self._lock:
-            if api_key is not None:
-                candidates = [self._states[api_key]] if api_key in self._states else []
-            else:
-                candidates = list(self._states.values())
-            for state in candidates:
-                self._expire(state, now)
-                if state.channel is not None:
-                    state.channel.queue.extend(items)
-                    state.cond.notify_all()
-                    queued += 1
-        return queued
+        return self._service.queue_message(message, api_key)
 
     def notify(
         self,
@@ -335,10 +315,8 @@ class Emulator:
         Returns:
             The number of channels it was queued for.
         """
-        if payload_b64 is None:
-            payload_b64 = encode_payload(value, ct)
-        item = {"ep": ep, "path": path, "ct": ct, "payload": payload_b64, "max-age": max_age}
-        return self._queue_items([("notifications", item, True)], api_key)
+        item = notification_item(ep, path, value, ct=ct, payload_b64=payload_b64, max_age=max_age)
+        return self._service.queue_items([("notifications", item, True)], api_key)
 
     def register_device(
         self,
@@ -356,7 +334,7 @@ class Emulator:
         is accepted for ``if``). Returns the number of channels it was queued for.
         """
         item = endpoint_data(ep, ept, original_ep, q, resources)
-        return self.queue_message({"registrations": [item]}, api_key)
+        return self._service.queue_message({"registrations": [item]}, api_key)
 
     def update_registration(
         self,
@@ -370,15 +348,15 @@ class Emulator:
     ) -> int:
         """Queue a ``reg-updates`` item; arguments as :meth:`register_device`."""
         item = endpoint_data(ep, ept, original_ep, q, resources)
-        return self.queue_message({"reg-updates": [item]}, api_key)
+        return self._service.queue_message({"reg-updates": [item]}, api_key)
 
     def deregister_device(self, ep: str, *, api_key: str | None = None) -> int:
         """Queue a ``de-registrations`` item (the device id). Returns channels queued for."""
-        return self.queue_message({"de-registrations": [ep]}, api_key)
+        return self._service.queue_message({"de-registrations": [ep]}, api_key)
 
     def expire_registration(self, ep: str, *, api_key: str | None = None) -> int:
         """Queue a ``registrations-expired`` item (the device id). Returns channels queued for."""
-        return self.queue_message({"registrations-expired": [ep]}, api_key)
+        return self._service.queue_message({"registrations-expired": [ep]}, api_key)
 
     def async_response(
         self,
@@ -398,19 +376,16 @@ class Emulator:
         neither ``value`` nor ``payload_b64`` the item has no payload (an error answer, say
         ``status=504, error="TIMEOUT"``). Returns the number of channels it was queued for.
         """
-        item: dict[str, Any] = {"id": async_id, "status": int(status)}
-        if payload_b64 is None and value is not None:
-            payload_b64 = encode_payload(value, ct or "text/plain")
-        if payload_b64 is not None:
-            item["payload"] = payload_b64
-            item["ct"] = ct or "text/plain"
-        elif ct is not None:
-            item["ct"] = ct
-        if error is not None:
-            item["error"] = error
-        if max_age is not None:
-            item["max-age"] = max_age
-        return self.queue_message({"async-responses": [item]}, api_key)
+        item = async_response_item(
+            async_id,
+            status=status,
+            value=value,
+            payload_b64=payload_b64,
+            ct=ct,
+            error=error,
+            max_age=max_age,
+        )
+        return self._service.queue_message({"async-responses": [item]}, api_key)
 
     # ------------------------------------------------------------------ admin: faults & records
 
@@ -422,7 +397,8 @@ class Emulator:
         * ``endpoint="GET /v2/notification/pull", status=503, headers={...}, body=..., count=N``:
           the next N answers of that endpoint have that status (``body`` defaults to the
           service's JSON error body for it).
-        * ``endpoint=..., delay=seconds, count=N``: the next N answers are delayed.
+        * ``endpoint=..., delay=seconds, count=N``: the next N answers are delayed (in real
+          time, whatever the clock).
         * ``websocket="close", code=1012, reason="..."``: open sockets close with that code.
         * ``websocket="drop"``: open sockets lose their TCP connection without a close frame.
         * ``websocket="drop", every=k``: every socket is dropped after each k-th frame it
@@ -435,90 +411,13 @@ class Emulator:
         Raises:
             ValueError: For an unknown or malformed fault.
         """
-        api_key = spec.get("api_key")
-        if api_key is not None and not isinstance(api_key, str):
-            raise ValueError("api_key must be a string")
-        action = spec.get("websocket")
-        if action is not None:
-            return self._websocket_fault(str(action), spec, api_key)
-        endpoint = spec.get("endpoint")
-        if not isinstance(endpoint, str) or endpoint not in ENDPOINTS:
-            raise ValueError(f"endpoint must be one of {sorted(ENDPOINTS)}")
-        status = spec.get("status")
-        delay = spec.get("delay")
-        if status is None and delay is None:
-            raise ValueError("a fault needs a status or a delay")
-        if status is not None and not (isinstance(status, int) and 100 <= status <= 599):
-            raise ValueError("status must be an HTTP status code")
-        if delay is not None and (not isinstance(delay, (int, float)) or delay < 0):
-            raise ValueError("delay must be a non-negative number of seconds")
-        headers = spec.get("headers") or {}
-        if not isinstance(headers, Mapping):
-            raise ValueError("headers must be an object")
-        count = spec.get("count", 1)
-        if not isinstance(count, int) or count < 1:
-            raise ValueError("count must be a positive integer")
-        body = spec.get("body")
-        fault = {
-            "endpoint": endpoint,
-            "status": status,
-            "delay": float(delay) if delay is not None else None,
-            "headers": {str(k): str(v) for k, v in headers.items()},
-            "body": body,
-            "count": count,
-            "api_key": api_key,
-        }
-        with self._lock:
-            self._faults.append(fault)
-        return {"armed": count}
-
-    def _websocket_fault(
-        self, action: str, spec: Mapping[str, Any], api_key: str | None
-    ) -> dict[str, Any]:
-        if action == "close":
-            code = spec.get("code", 1012)
-            if not isinstance(code, int) or not (1000 <= code <= 4999) or code in (1005, 1006):
-                raise ValueError("code must be a websocket close code that can be sent")
-            reason = str(spec.get("reason", ""))
-            with self._lock:
-                sessions = self._open_sessions(api_key)
-                for session, state in sessions:
-                    session.request_close(code, reason)
-                    state.cond.notify_all()
-            return {"sockets": len(sessions)}
-        if action == "drop":
-            every = spec.get("every")
-            if every is not None:
-                if not isinstance(every, int) or every < 1:
-                    raise ValueError("every must be a positive integer")
-                with self._lock:
-                    self._drop_every.append((api_key, every))
-                return {"armed": 1}
-            with self._lock:
-                sessions = self._open_sessions(api_key)
-                for session, state in sessions:
-                    session.request_drop()
-                    state.cond.notify_all()
-            return {"sockets": len(sessions)}
-        raise ValueError('websocket must be "close" or "drop"')
+        return dict(self._service.add_fault(parse_fault(spec, ENDPOINTS)))
 
     def reset(self) -> None:
         """Forget everything: channels and queues (open websockets close with 1001), faults,
         recorded requests and webhook attempts.
         """
-        with self._lock:
-            for state in self._states.values():
-                channel = state.channel
-                if isinstance(channel, WebsocketChannel) and channel.session is not None:
-                    channel.session.request_close(1001, "emulator reset")
-                state.channel = None
-                state.pull_deleted_at = None
-                state.cond.notify_all()
-            self._states.clear()
-            self._faults.clear()
-            self._drop_every.clear()
-            self._requests.clear()
-            self._deliveries.clear()
+        self._service.reset()
 
     def requests(self) -> list[dict[str, Any]]:
         """Requests received on the service endpoints, oldest first.
@@ -526,8 +425,7 @@ class Emulator:
         Each is ``{"method", "path", "headers", "body", "time"}``; the Authorization header and
         ``pelion_`` subprotocol offers are replaced by ``[secure]``.
         """
-        with self._lock:
-            return [dict(record) for record in self._requests]
+        return self._service.requests()
 
     def deliveries(self) -> list[dict[str, Any]]:
         """Webhook requests made, oldest first.
@@ -537,306 +435,8 @@ class Emulator:
         ``error`` says why), ``attempt`` counts tries of the same batch from 1, ``time`` is
         :func:`time.time`. A removed callback adds ``{"kind": "removed", ...}``.
         """
-        with self._lock:
-            return [dict(record) for record in self._deliveries]
+        return self._service.deliveries()
 
     def health(self) -> dict[str, Any]:
         """``{"status": "ok", "version", "channels", "websockets"}``."""
-        from mds._version import __version__
-
-        now = time.monotonic()
-        with self._lock:
-            channels = 0
-            sockets = 0
-            for state in self._states.values():
-                self._expire(state, now)
-                if state.channel is not None:
-                    channels += 1
-                    if isinstance(state.channel, WebsocketChannel) and state.channel.session:
-                        sockets += 1
-        return {"status": "ok", "version": __version__, "channels": channels, "websockets": sockets}
-
-    # ------------------------------------------------------------------ internals (locked)
-
-    def _check_key(self, token: str | None) -> tuple[int, str] | None:
-        """``None`` for a valid API key, else the (status, message) to refuse it with."""
-        if not token:
-            return 401, "Missing API key: send 'Authorization: Bearer <api key>'."
-        if not token.startswith("ak_"):
-            return 403, "The authorization token is not an API key."
-        if self._api_keys is not None and token not in self._api_keys:
-            return 401, "The API key is not valid."
-        return None
-
-    def _state(self, api_key: str) -> KeyState:
-        state = self._states.get(api_key)
-        if state is None:
-            state = self._states[api_key] = KeyState(self._lock)
-        return state
-
-    def _expire(self, state: KeyState, now: float) -> None:
-        """Apply the service's expiry rules to ``state`` as of ``now`` (lock held)."""
-        channel = state.channel
-        if isinstance(channel, PullChannel):
-            if not channel.waiting and now - channel.last_get >= self.pull_expiry:
-                state.channel = None
-        elif isinstance(channel, WebsocketChannel):
-            if (
-                channel.session is None
-                and now - channel.disconnected_since >= self.websocket_expiry
-            ):
-                state.channel = None
-        if state.pull_deleted_at is not None and now - state.pull_deleted_at >= self.purge_window:
-            state.pull_deleted_at = None
-
-    def _drop_channel(self, state: KeyState, close_code: int = 1000, reason: str = "") -> None:
-        """Delete the key's channel and queue; close its socket with ``close_code``."""
-        channel = state.channel
-        if isinstance(channel, WebsocketChannel) and channel.session is not None:
-            channel.session.request_close(close_code, reason)
-            channel.session = None
-        state.channel = None
-        state.cond.notify_all()
-
-    def _open_sessions(self, api_key: str | None) -> list[tuple[WebsocketSession, KeyState]]:
-        found = []
-        for key, state in self._states.items():
-            if api_key is not None and key != api_key:
-                continue
-            channel = state.channel
-            if isinstance(channel, WebsocketChannel) and channel.session is not None:
-                found.append((channel.session, state))
-        return found
-
-    def _attach_session(
-        self, session: WebsocketSession
-    ) -> tuple[KeyState | None, WebsocketChannel | None]:
-        """Bind a freshly accepted socket to its key's websocket channel, if there is one."""
-        now = time.monotonic()
-        with self._lock:
-            state = self._states.get(session.api_key)
-            if state is None:
-                return None, None
-            self._expire(state, now)
-            channel = state.channel
-            if not isinstance(channel, WebsocketChannel):
-                return state, None
-            old = channel.session
-            if old is not None:
-                old.request_close(1001, "another connection took over the channel")
-            channel.session = session
-            if self._stopping:
-                session.request_close(1001, "server shutting down")
-            state.cond.notify_all()
-            return state, channel
-
-    def _should_drop_after_frame(self, session: WebsocketSession) -> bool:
-        for api_key, every in self._drop_every:
-            if (api_key is None or api_key == session.api_key) and session.frames_sent % every == 0:
-                return True
-        return False
-
-    def _take_fault(self, endpoint: str, api_key: str | None) -> dict[str, Any] | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault["endpoint"] != endpoint:
-                    continue
-                if fault["api_key"] is not None and fault["api_key"] != api_key:
-                    continue
-                fault["count"] -= 1
-                if fault["count"] <= 0:
-                    self._faults.remove(fault)
-                return dict(fault)
-        return None
-
-    def _record_request(self, record: dict[str, Any]) -> None:
-        with self._lock:
-            self._requests.append(record)
-
-    def _record_delivery(self, record: dict[str, Any]) -> None:
-        record["time"] = time.time()
-        with self._lock:
-            self._deliveries.append(record)
-
-    # ------------------------------------------------------------------ webhooks
-
-    def _webhook_request(
-        self, url: str, headers: Mapping[str, str], body: bytes
-    ) -> tuple[int | None, str | None]:
-        """PUT ``body`` to ``url``; returns (status, None) or (None, error text)."""
-        pool = self._pool
-        if pool is None:
-            return None, "emulator stopped"
-        send_headers = dict(headers)
-        for name in list(send_headers):
-            if name.lower() == "content-type":
-                del send_headers[name]
-        send_headers["Content-Type"] = "application/json"
-        timeout = urllib3.Timeout(connect=self.webhook_timeout, read=self.webhook_timeout)
-        try:
-            response = pool.request(
-                "PUT",
-                url,
-                body=body,
-                headers=send_headers,
-                timeout=timeout,
-                retries=False,
-                redirect=False,
-            )
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-            return None, f"{type(exc).__name__}: {exc}"
-        return response.status, None
-
-    def _validate_webhook(self, url: str, headers: Mapping[str, str]) -> str | None:
-        """Send the registration check; ``None`` when the target answered 200 or 204."""
-        status, error = self._webhook_request(url, headers, b"{}")
-        self._record_delivery(
-            {
-                "kind": "validation",
-                "url": url,
-                "status": status,
-                "error": error,
-                "attempt": 1,
-                "items": 0,
-            }
-        )
-        if status in (200, 204):
-            return None
-        if status is None:
-            return f"Callback URL is not reachable ({error})."
-        return f"Callback URL answered the validation request with {status}, not 200 or 204."
-
-    def _start_webhook_worker(self, state: KeyState, channel: CallbackChannel) -> None:
-        worker = threading.Thread(
-            target=self._webhook_worker,
-            args=(state, channel),
-            name="mds-emulator-webhook",
-            daemon=True,
-        )
-        channel.worker = worker
-        self._workers.add(worker)
-        worker.start()
-
-    def _webhook_worker(self, state: KeyState, channel: CallbackChannel) -> None:
-        """Deliver one callback channel's queue: one batch in flight, back-off on failure."""
-        try:
-            self._webhook_loop(state, channel)
-        finally:
-            with self._lock:
-                self._workers.discard(threading.current_thread())
-
-    def _webhook_loop(self, state: KeyState, channel: CallbackChannel) -> None:
-        pending: tuple[bytes, int] | None = None
-        attempt = 0
-        failures = 0
-        generation = -1
-        while True:
-            with self._lock:
-                while state.channel is channel and not self._stopping and not channel.queue:
-                    state.cond.wait()
-                if state.channel is not channel or self._stopping:
-                    return
-                if channel.generation != generation:
-                    generation = channel.generation
-                    failures = 0
-                if pending is None:
-                    message, count = build_message(channel.queue, self.batch_limit)
-                    pending = (json.dumps(message, separators=(",", ":")).encode(), count)
-                    attempt = 0
-                url, headers = channel.url, dict(channel.headers)
-            attempt += 1
-            started = time.monotonic()
-            status, error = self._webhook_request(url, headers, pending[0])
-            self._record_delivery(
-                {
-                    "kind": "delivery",
-                    "url": url,
-                    "status": status,
-                    "error": error,
-                    "attempt": attempt,
-                    "items": pending[1],
-                }
-            )
-            with self._lock:
-                if state.channel is not channel:
-                    return
-                if status is not None and 200 <= status < 300:
-                    for _ in range(pending[1]):
-                        channel.queue.popleft()
-                    pending = None
-                    failures = 0
-                    channel.failing_since = None
-                    continue
-                if channel.generation != generation:
-                    continue  # the URL was replaced meanwhile: try the new one at once
-                failures += 1
-                if channel.failing_since is None:
-                    channel.failing_since = started
-                now = time.monotonic()
-                if now - channel.failing_since >= self.webhook_give_up:
-                    state.channel = None
-                    state.cond.notify_all()
-                    self._deliveries.append(
-                        {
-                            "kind": "removed",
-                            "url": url,
-                            "status": status,
-                            "error": error,
-                            "attempt": attempt,
-                            "items": len(channel.queue),
-                            "time": time.time(),
-                        }
-                    )
-                    logger.debug("callback removed after %.3fs of failures", now - started)
-                    return
-                delay = min(
-                    self.webhook_backoff_base * 2 ** (failures - 1), self.webhook_backoff_cap
-                )
-                deadline = now + delay
-                while (
-                    state.channel is channel
-                    and not self._stopping
-                    and channel.generation == generation
-                ):
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    state.cond.wait(remaining)
-
-
-def encode_payload(value: float | str | None, ct: str) -> str:
-    """Base64 of ``value`` encoded as the service would for content type ``ct``."""
-    media = ct.split(";", 1)[0].strip().lower()
-    if media == "application/json" or media.endswith("+json"):
-        raw = json.dumps(value, separators=(",", ":")).encode()
-    elif value is None:
-        raw = b""
-    elif isinstance(value, bool):
-        raw = b"true" if value else b"false"
-    else:
-        raw = str(value).encode()
-    return base64.b64encode(raw).decode("ascii")
-
-
-def endpoint_data(
-    ep: str,
-    ept: str | None,
-    original_ep: str | None,
-    q: bool,
-    resources: Sequence[Mapping[str, Any]] | None,
-) -> dict[str, Any]:
-    """An EndpointData item with wire keys (``original-ep``, ``if``)."""
-    item: dict[str, Any] = {"ep": ep}
-    if ept is not None:
-        item["ept"] = ept
-    if original_ep is not None:
-        item["original-ep"] = original_ep
-    item["q"] = bool(q)
-    wire_resources = []
-    for resource in resources or ():
-        wire = {}
-        for key, value in resource.items():
-            wire["if" if key in ("_if", "if_") else key] = value
-        wire_resources.append(wire)
-    item["resources"] = wire_resources
-    return item
+        return self._service.health()

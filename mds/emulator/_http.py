@@ -1,5 +1,9 @@
-"""HTTP side of the emulator: the service's REST endpoints, the websocket upgrade and the admin API,
-all on one :class:`http.server.ThreadingHTTPServer` port.
+"""The HTTP transport of the emulator: the service's REST endpoints, the websocket upgrade and the
+admin API, all on one :class:`http.server.ThreadingHTTPServer` port.
+
+Each route parses its request, calls the :class:`~mds.emulator._service.NotificationService`
+and serialises what it returns. :data:`ROUTES` is the one route table; :data:`ENDPOINTS`, the
+endpoints a fault may name, is derived from it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from websockets.datastructures import Headers
@@ -23,23 +27,17 @@ from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
 from mds._version import __version__
-from mds.emulator._emulator import Emulator
-from mds.emulator._state import (
-    CallbackChannel,
-    KeyState,
-    PullChannel,
-    WebsocketChannel,
-    build_message,
-    pop_front,
-    push_front,
-)
-from mds.emulator._websocket import CLOSE_TIMEOUT, attach_session, detach_session, serve_session
+from mds.emulator._admin import PREFIX, AdminApi, AdminError
+from mds.emulator._faults import EndpointFault
+from mds.emulator._service import Batch, NotificationService, Refusal
+from mds.emulator._webhook import WebhookDispatcher
+from mds.emulator._websocket import CLOSE_TIMEOUT, serve_session
 
-__all__ = ["EmulatorServer"]
+__all__ = ["ENDPOINTS", "ROUTES", "EmulatorServer", "Handler", "error_body"]
 
 logger = logging.getLogger("mds.emulator")
 
-ERROR_TYPES = {
+ERROR_TYPES: Final = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
@@ -58,11 +56,8 @@ ERROR_TYPES = {
 }
 
 #: Largest request body accepted (the service's own limits are far below this).
-MAX_BODY = 16 * 1024 * 1024
-#: URL + header names + header values of a webhook, at most.
-WEBHOOK_MAX_CHARS = 400
-OTHER_CHANNEL = "other type of channel already exists"
-WEBSOCKET_CONNECT = "/v2/notification/websocket-connect"
+MAX_BODY: Final = 16 * 1024 * 1024
+WEBSOCKET_CONNECT: Final = "/v2/notification/websocket-connect"
 
 
 def error_body(
@@ -109,13 +104,28 @@ class _Answered(Exception):
 
 
 class EmulatorServer(ThreadingHTTPServer):
-    """The emulator's HTTP server: one daemon thread per connection, all tracked for stop()."""
+    """The emulator's HTTP server: one daemon thread per connection, all tracked for stop().
+
+    Args:
+        address: (host, port) to bind; port 0 picks a free one.
+        service: The service whose endpoints it serves.
+        webhooks: Registers webhooks (it sends the validation request) for ``PUT callback``.
+    """
 
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
-        self.emulator = emulator
+    def __init__(
+        self,
+        address: tuple[str, int],
+        service: NotificationService,
+        webhooks: WebhookDispatcher,
+    ) -> None:
+        self.service = service
+        self.webhooks = webhooks
+        self.admin = AdminApi(service, ENDPOINTS)
+        #: Set when stopping: injected delays end, answers say ``Connection: close``.
+        self.stopping = threading.Event()
         self._connections: dict[socket.socket, threading.Thread] = {}
         self._websockets: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -182,7 +192,7 @@ class EmulatorServer(ThreadingHTTPServer):
             thread.join(2.0)
 
 
-Route = Callable[["Handler", str, bytes], None]
+Route = Callable[["Handler", bytes], None]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -190,38 +200,37 @@ class Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = f"mds-emulator/{__version__}"
+    server: EmulatorServer
 
     def version_string(self) -> str:
         return self.server_version
-
-    server: EmulatorServer
 
     # ------------------------------------------------------------------ plumbing
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         logger.debug("%s %s", self.address_string(), format % args)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._dispatch("PUT")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
-    def do_PATCH(self) -> None:  # noqa: N802
+    def do_PATCH(self) -> None:
         self._dispatch("PATCH")
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._dispatch("HEAD")
 
     @property
-    def emulator(self) -> Emulator:
-        return self.server.emulator
+    def service(self) -> NotificationService:
+        return self.server.service
 
     def _send(
         self,
@@ -237,7 +246,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        if self.emulator._stopping:
+        if self.server.stopping.is_set():
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
@@ -256,6 +265,9 @@ class Handler(BaseHTTPRequestHandler):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self._json(status, error_body(status, message, fields), headers)
+
+    def _refuse(self, refusal: Refusal) -> None:
+        self._error(refusal.status, refusal.message, refusal.fields)
 
     def _read_body(self) -> bytes | None:
         """The request body, or ``None`` after answering a malformed one."""
@@ -314,62 +326,63 @@ class Handler(BaseHTTPRequestHandler):
         endpoints whose documented answers do not include 403.
         """
         token = self._bearer()
-        problem = self.emulator._check_key(token)
-        if problem is not None:
-            status, message = problem
-            if status == 403 and not forbid:
-                status = 401
-            self._error(status, message)
-            raise _Answered
-        assert token is not None
-        return token
+        refusal = self.service.check_key(token)
+        if refusal is None:
+            assert token is not None  # check_key refuses a missing token
+            return token
+        status = 401 if refusal.status == 403 and not forbid else refusal.status
+        self._error(status, refusal.message)
+        raise _Answered
 
     def _dispatch(self, method: str) -> None:
         path = urlsplit(self.path).path
         body = self._read_body()
         if body is None:
             return
-        try:
-            if path.startswith("/_emulator/"):
-                self._admin(method, path, body)
-                return
-            self.emulator._record_request(
-                {
-                    "method": method,
-                    "path": self.path,
-                    "headers": redact_headers(self.headers),
-                    "body": body.decode("utf-8", "replace"),
-                    "time": time.time(),
-                }
+        if path.startswith(PREFIX):
+            self._admin(method, path, body)
+            return
+        self.service.record_request(
+            {
+                "method": method,
+                "path": self.path,
+                "headers": redact_headers(self.headers),
+                "body": body.decode("utf-8", "replace"),
+                "time": time.time(),
+            }
+        )
+        routes = ROUTES.get(path)
+        if routes is None:
+            self._error(404, f"No such endpoint: {path}")
+            return
+        route = routes.get(method)
+        if route is None:
+            self._error(
+                405, f"{method} is not allowed on {path}", headers={"Allow": ", ".join(routes)}
             )
-            routes = ROUTES.get(path)
-            if routes is None:
-                self._error(404, f"No such endpoint: {path}")
-                return
-            route = routes.get(method)
-            if route is None:
-                self._error(
-                    405, f"{method} is not allowed on {path}", headers={"Allow": ", ".join(routes)}
-                )
-                return
+            return
+        try:
             if path != WEBSOCKET_CONNECT and self._apply_fault(f"{method} {path}", self._bearer()):
                 return
-            route(self, path, body)
+            route(self, body)
         except _Answered:
             pass
 
     def _apply_fault(self, endpoint: str, api_key: str | None) -> bool:
         """Apply an armed fault for ``endpoint``; ``True`` when it answered the request."""
-        fault = self.emulator._take_fault(endpoint, api_key)
+        fault = self.service.take_fault(endpoint, api_key)
         if fault is None:
             return False
-        if fault["delay"]:
-            self.emulator._stop_event.wait(fault["delay"])
-        status = fault["status"]
-        if status is None:
+        if fault.delay:
+            self.server.stopping.wait(fault.delay)
+        if fault.status is None:
             return False
-        body = fault["body"]
-        headers = dict(fault["headers"])
+        self._fault_answer(fault, fault.status)
+        return True
+
+    def _fault_answer(self, fault: EndpointFault, status: int) -> None:
+        headers = dict(fault.headers)
+        body = fault.body
         if body is None:
             if status == 204:
                 self._send(204, headers=headers)
@@ -381,11 +394,18 @@ class Handler(BaseHTTPRequestHandler):
         else:
             content_type = headers.pop("Content-Type", "application/json")
             self._send(status, json.dumps(body).encode(), content_type, headers)
-        return True
+
+    def _admin(self, method: str, path: str, body: bytes) -> None:
+        try:
+            result = self.server.admin.handle(method, path, body)
+        except AdminError as exc:
+            self._error(exc.status, exc.message, headers=exc.headers)
+        else:
+            self._json(200, result)
 
     # ------------------------------------------------------------------ callback
 
-    def _put_callback(self, path: str, body: bytes) -> None:
+    def _put_callback(self, body: bytes) -> None:
         key = self._authenticate()
         media = self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         if media != "application/json":
@@ -401,7 +421,6 @@ class Handler(BaseHTTPRequestHandler):
                 400, "Validation error.", [{"name": "url", "message": "url must be a string."}]
             )
             return
-        url: str = data["url"]
         headers = data.get("headers")
         if headers is None:
             headers = {}
@@ -414,229 +433,78 @@ class Handler(BaseHTTPRequestHandler):
                 [{"name": "headers", "message": "headers must map strings to strings."}],
             )
             return
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            self._error(
-                400,
-                "Validation error.",
-                [{"name": "url", "message": "Only http and https URLs are supported."}],
-            )
-            return
-        size = len(url) + sum(len(name) + len(value) for name, value in headers.items())
-        if size > WEBHOOK_MAX_CHARS:
-            self._error(
-                400,
-                "Validation error.",
-                [
-                    {
-                        "name": "url",
-                        "message": "URL, header names and values together exceed 400 characters.",
-                    }
-                ],
-            )
-            return
-        emulator = self.emulator
-        with emulator._lock:
-            state = emulator._state(key)
-            emulator._expire(state, time.monotonic())
-            other = state.channel is not None and not isinstance(state.channel, CallbackChannel)
-        if other:
-            self._error(400, OTHER_CHANNEL)
-            return
-        # The validation request runs without the lock: the target may take its time.
-        problem = emulator._validate_webhook(url, headers)
-        if problem is not None:
-            self._error(400, problem)
-            return
-        with emulator._lock:
-            state = emulator._state(key)  # again: a reset() may have happened meanwhile
-            channel = state.channel
-            other = channel is not None and not isinstance(channel, CallbackChannel)
-            if isinstance(channel, CallbackChannel):
-                channel.url = url
-                channel.headers = dict(headers)
-                channel.generation += 1
-                channel.failing_since = None
-                state.cond.notify_all()
-            elif channel is None:
-                channel = CallbackChannel(time.monotonic(), url, dict(headers))
-                state.channel = channel
-                emulator._start_webhook_worker(state, channel)
-        if other:
-            self._error(400, OTHER_CHANNEL)
+        refusal = self.server.webhooks.register(key, data["url"], headers)
+        if refusal is not None:
+            self._refuse(refusal)
         else:
             self._send(204)
 
-    def _get_callback(self, path: str, body: bytes) -> None:
-        key = self._authenticate()
-        with self.emulator._lock:
-            channel = self._locked_channel(key)
-            if not isinstance(channel, CallbackChannel):
-                answer = None
-            else:
-                answer = {"url": channel.url, "headers": dict(channel.headers)}
-        if answer is None:
+    def _get_callback(self, body: bytes) -> None:
+        webhook = self.service.webhook(self._authenticate())
+        if webhook is None:
             self._error(404, "Callback URL does not exist.")
         else:
-            self._json(200, answer)
+            self._json(200, webhook)
 
-    def _delete_callback(self, path: str, body: bytes) -> None:
-        key = self._authenticate()
-        with self.emulator._lock:
-            channel = self._locked_channel(key)
-            found = isinstance(channel, CallbackChannel)
-            if found:
-                self.emulator._drop_channel(self.emulator._state(key))
-        if found:
+    def _delete_callback(self, body: bytes) -> None:
+        if self.service.delete_callback(self._authenticate()):
             self._send(204)
         else:
             self._error(404, "Callback URL does not exist.")
-
-    def _locked_channel(self, key: str) -> Any:
-        """The key's channel after expiry rules (caller holds the lock)."""
-        state = self.emulator._states.get(key)
-        if state is None:
-            return None
-        self.emulator._expire(state, time.monotonic())
-        return state.channel
 
     # ------------------------------------------------------------------ long poll
 
-    def _get_pull(self, path: str, body: bytes) -> None:
-        key = self._authenticate(forbid=False)
-        emulator = self.emulator
-        items: list[Any] | None = None
-        message: dict[str, Any] = {}
-        deleted = False
-        with emulator._lock:
-            now = time.monotonic()
-            state = emulator._state(key)
-            emulator._expire(state, now)
-            channel = state.channel
-            refusal: tuple[int, str] | None = None
-            if channel is not None and not isinstance(channel, PullChannel):
-                refusal = (400, OTHER_CHANNEL)
-            elif state.pull_deleted_at is not None:
-                refusal = (410, "CHANNEL_DELETED")
-            elif isinstance(channel, PullChannel) and channel.waiting:
-                refusal = (409, "Conflict: a long poll request is already waiting on this key.")
-            if refusal is None:
-                if channel is None:
-                    channel = PullChannel(now)
-                    state.channel = channel
-                assert isinstance(channel, PullChannel)
-                channel.waiting = True
-        if refusal is not None:
-            self._error(*refusal)
-            return
-        assert isinstance(channel, PullChannel)
-        with emulator._lock:
-            channel.last_get = now
-            deadline = now + emulator.long_poll_hold
-            try:
-                while not channel.queue and state.channel is channel and not emulator._stopping:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    state.cond.wait(remaining)
-                deleted = state.channel is not channel and state.pull_deleted_at is not None
-                if channel.queue and state.channel is channel:
-                    message, count = build_message(channel.queue, emulator.batch_limit)
-                    items = pop_front(channel.queue, count)
-            finally:
-                channel.waiting = False
-                channel.last_get = time.monotonic()
-        if items is None:
-            if deleted:
-                self._error(410, "CHANNEL_DELETED")
-            else:
-                self._send(204)
-            return
+    def _get_pull(self, body: bytes) -> None:
+        answer = self.service.long_poll(self._authenticate(forbid=False))
+        if answer is None:
+            self._send(204)
+        elif isinstance(answer, Refusal):
+            self._refuse(answer)
+        else:
+            self._deliver(answer)
+
+    def _deliver(self, batch: Batch) -> None:
         try:
-            self._json(200, message)
+            self._json(200, batch.message)
         except OSError:
-            self._requeue(state, channel, items)
+            self.service.requeue(batch)
             raise
 
-    def _requeue(self, state: KeyState, channel: PullChannel, items: list[Any]) -> None:
-        with self.emulator._lock:
-            if state.channel is channel:
-                push_front(channel.queue, items)
-
-    def _delete_pull(self, path: str, body: bytes) -> None:
-        key = self._authenticate(forbid=False)
-        emulator = self.emulator
-        with emulator._lock:
-            now = time.monotonic()
-            state = emulator._state(key)
-            emulator._expire(state, now)
-            if isinstance(state.channel, PullChannel):
-                emulator._drop_channel(state)
-                state.pull_deleted_at = now
-                answer = "REMOVED"
-            elif state.pull_deleted_at is not None:
-                answer = "ALREADY_DELETED"
-            else:
-                answer = "REMOVED"
+    def _delete_pull(self, body: bytes) -> None:
+        answer = self.service.delete_pull(self._authenticate(forbid=False))
         self._send(200, answer.encode(), "text/plain")
 
     # ------------------------------------------------------------------ websocket channel
 
-    def _put_websocket(self, path: str, body: bytes) -> None:
-        key = self._authenticate()
-        emulator = self.emulator
-        with emulator._lock:
-            now = time.monotonic()
-            state = emulator._state(key)
-            emulator._expire(state, now)
-            channel = state.channel
-            if isinstance(channel, WebsocketChannel):
-                status, answer = 200, channel.wire()
-            elif channel is not None:
-                status, answer = 400, None
-            else:
-                channel = WebsocketChannel(now)
-                state.channel = channel
-                status, answer = 201, channel.wire()
-        if answer is None:
-            self._error(400, OTHER_CHANNEL)
+    def _put_websocket(self, body: bytes) -> None:
+        answer = self.service.register_websocket(self._authenticate())
+        if isinstance(answer, Refusal):
+            self._refuse(answer)
         else:
-            self._json(status, answer)
+            created, channel = answer
+            self._json(201 if created else 200, channel)
 
-    def _get_websocket(self, path: str, body: bytes) -> None:
-        key = self._authenticate()
-        with self.emulator._lock:
-            channel = self._locked_channel(key)
-            answer = channel.wire() if isinstance(channel, WebsocketChannel) else None
-        if answer is None:
+    def _get_websocket(self, body: bytes) -> None:
+        channel = self.service.websocket_channel(self._authenticate())
+        if channel is None:
             self._error(404, "No channel has been registered.")
         else:
-            self._json(200, answer)
+            self._json(200, channel)
 
-    def _delete_websocket(self, path: str, body: bytes) -> None:
-        key = self._authenticate()
-        with self.emulator._lock:
-            channel = self._locked_channel(key)
-            found = isinstance(channel, WebsocketChannel)
-            if found:
-                self.emulator._drop_channel(self.emulator._state(key), 1000, "channel deleted")
-        if found:
+    def _delete_websocket(self, body: bytes) -> None:
+        if self.service.delete_websocket(self._authenticate()):
             self._send(204)
         else:
             self._error(404, "Websocket channel doesn't exist.")
 
-    def _get_channel(self, path: str, body: bytes) -> None:
-        key = self._authenticate()
-        with self.emulator._lock:
-            channel = self._locked_channel(key)
-            mechanism = channel.mechanism if channel is not None else None
+    def _get_channel(self, body: bytes) -> None:
+        mechanism = self.service.delivery_mechanism(self._authenticate())
         if mechanism is None:
             self._error(404, "Channel was not found.")
         else:
             self._json(200, {"delivery_mechanism": mechanism})
 
-    def _connect_websocket(self, path: str, body: bytes) -> None:
-        emulator = self.emulator
+    def _connect_websocket(self, body: bytes) -> None:
         headers = self.headers
 
         def tokens(name: str) -> set[str]:
@@ -663,18 +531,14 @@ class Handler(BaseHTTPRequestHandler):
                 for value in headers.get_all("Sec-WebSocket-Protocol") or []
                 for part in value.split(",")
             ]
-            for part in offered:
-                if part.startswith("pelion_"):
-                    token = part[len("pelion_") :]
-                    break
+            token = next(
+                (part[len("pelion_") :] for part in offered if part.startswith("pelion_")), None
+            )
         if token is None:
             self._error(401, "Missing API key: send 'Authorization: Bearer <api key>'.")
             return
-        with emulator._lock:
-            busy = token in emulator._handshakes
-            if not busy:
-                emulator._handshakes.add(token)
-        if busy:
+        service = self.service
+        if not service.begin_handshake(token):
             self._error(429, "A websocket handshake is already in progress for this API key.")
             return
         try:
@@ -685,24 +549,18 @@ class Handler(BaseHTTPRequestHandler):
             request = Request(self.path, Headers(list(headers.items())))
             response = handshake.accept(request)
             handshake.send_response(response)
-            refusal = None
-            session = None
-            if response.status_code == 101:
-                if emulator._check_key(token) is not None:
-                    refusal = (1008, "API key missing or invalid")
-                else:
-                    # Take the channel before the client hears 101, so that whatever the client
-                    # does once connect() returns (ask for the status, inject a fault) already
-                    # sees this socket as the channel's connection.
-                    session = attach_session(emulator, token)
+            # Bind the socket before the client hears 101, so that whatever the client does
+            # once connect() returns (ask for the status, inject a fault) already sees this
+            # socket as the channel's connection.
+            session = service.connect_socket(token) if response.status_code == 101 else None
             try:
                 self.connection.sendall(b"".join(handshake.data_to_send()))
             except OSError:
                 if session is not None:
-                    detach_session(emulator, session)
+                    service.disconnect(session)
                 raise
             self.close_connection = True
-            if response.status_code != 101:
+            if session is None:
                 return
             # The handshake protocol's parser still expects an HTTP request (http.server read
             # it, not websockets), so the open connection gets a protocol that starts OPEN.
@@ -711,107 +569,11 @@ class Handler(BaseHTTPRequestHandler):
             protocol.extensions = handshake.extensions
             self.server.mark_websocket(self.connection)
         finally:
-            with emulator._lock:
-                emulator._handshakes.discard(token)
-        serve_session(emulator, self.connection, protocol, token, refusal, session)
-
-    # ------------------------------------------------------------------ admin
-
-    def _admin(self, method: str, path: str, body: bytes) -> None:
-        emulator = self.emulator
-        name = path[len("/_emulator/") :]
-        if method == "GET":
-            if name == "health":
-                self._json(200, emulator.health())
-            elif name == "requests":
-                self._json(200, emulator.requests())
-            elif name == "deliveries":
-                self._json(200, emulator.deliveries())
-            else:
-                self._error(404, f"No such admin endpoint: {path}")
-            return
-        if method != "POST":
-            self._error(405, f"{method} is not allowed on {path}", headers={"Allow": "GET, POST"})
-            return
-        try:
-            data = json.loads(body) if body.strip() else {}
-            if not isinstance(data, dict):
-                raise ValueError("the body must be a JSON object")
-            result = self._admin_post(name, data)
-        except LookupError:
-            self._error(404, f"No such admin endpoint: {path}")
-        except (ValueError, TypeError) as exc:
-            self._error(400, f"Invalid request: {exc}")
-        else:
-            self._json(200, result)
-
-    def _admin_post(self, name: str, data: dict[str, Any]) -> dict[str, Any]:
-        emulator = self.emulator
-        api_key = data.get("api_key")
-        if name == "messages":
-            message = data.get("message")
-            if not isinstance(message, dict):
-                raise ValueError("message must be a NotificationMessage object")
-            return {"queued": emulator.queue_message(message, api_key)}
-        if name == "notify":
-            return {
-                "queued": emulator.notify(
-                    _required(data, "ep"),
-                    _required(data, "path"),
-                    data.get("value"),
-                    ct=data.get("ct", "text/plain"),
-                    payload_b64=data.get("payload_b64"),
-                    max_age=data.get("max_age", data.get("max-age", 0)),
-                    api_key=api_key,
-                )
-            }
-        if name in ("register", "reg-update"):
-            action = (
-                emulator.register_device if name == "register" else emulator.update_registration
-            )
-            return {
-                "queued": action(
-                    _required(data, "ep"),
-                    ept=data.get("ept"),
-                    original_ep=data.get("original_ep", data.get("original-ep")),
-                    q=bool(data.get("q", False)),
-                    resources=data.get("resources"),
-                    api_key=api_key,
-                )
-            }
-        if name == "deregister":
-            return {"queued": emulator.deregister_device(_required(data, "ep"), api_key=api_key)}
-        if name == "expire":
-            return {"queued": emulator.expire_registration(_required(data, "ep"), api_key=api_key)}
-        if name == "async-response":
-            return {
-                "queued": emulator.async_response(
-                    _required(data, "id"),
-                    status=int(data.get("status", 200)),
-                    value=data.get("value"),
-                    payload_b64=data.get("payload_b64"),
-                    ct=data.get("ct"),
-                    error=data.get("error"),
-                    max_age=data.get("max_age", data.get("max-age")),
-                    api_key=api_key,
-                )
-            }
-        if name == "faults":
-            return emulator.add_fault(**data)
-        if name == "reset":
-            emulator.reset()
-            return {"reset": True}
-        raise LookupError(name)
+            service.end_handshake(token)
+        serve_session(service, self.connection, protocol, session)
 
 
-def _required(data: Mapping[str, Any], name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{name} must be a non-empty string")
-    return value
-
-
-ROUTES: dict[str, dict[str, Route]] = {
+ROUTES: Final[dict[str, dict[str, Route]]] = {
     "/v2/notification/callback": {
         "PUT": Handler._put_callback,
         "GET": Handler._get_callback,
@@ -826,3 +588,8 @@ ROUTES: dict[str, dict[str, Route]] = {
     WEBSOCKET_CONNECT: {"GET": Handler._connect_websocket},
     "/v2/notification/channel": {"GET": Handler._get_channel},
 }
+
+#: Every endpoint of the route table as ``"METHOD /path"``: what a fault may name.
+ENDPOINTS: Final = frozenset(
+    f"{method} {path}" for path, methods in ROUTES.items() for method in methods
+)

@@ -2,6 +2,11 @@
 
 * ``mds_emulator``: a started :class:`~mds.emulator.Emulator` with short timings, one per test.
 * ``mds_client``: an ``mds.ApiClient`` configured for that emulator, closed after the test.
+
+This plugin is not part of the emulated service: it joins the emulator to the SDK for the
+users' tests. It is the one module under ``mds/emulator/`` that uses the SDK client, and it
+imports ``mds`` only inside the ``mds_client`` fixture, so that loading the plugin (and the
+emulator itself) never depends on the client.
 """
 
 from __future__ import annotations

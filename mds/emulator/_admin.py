@@ -1,0 +1,165 @@
+"""The admin API under ``/_emulator/``: inject notifications, device events and faults, read
+what clients sent. Every endpoint does what the ``Emulator`` method of the same name does.
+
+:class:`AdminApi` takes the parsed request (method, name, body bytes) and returns the JSON to
+answer with, or raises :class:`AdminError`; the HTTP handler does the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from mds.emulator._faults import parse_fault
+from mds.emulator._messages import async_response_item, endpoint_data, notification_item
+from mds.emulator._service import NotificationService
+
+__all__ = ["PREFIX", "AdminApi", "AdminError"]
+
+#: Where the admin API lives.
+PREFIX = "/_emulator/"
+
+
+class AdminError(Exception):
+    """An admin request that cannot be served: answer ``status`` with ``message``."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+class AdminApi:
+    """The admin endpoints of one service.
+
+    Args:
+        service: The service to inject into and read from.
+        endpoints: The endpoints a fault may name (``"METHOD /path"``), from the route table.
+    """
+
+    def __init__(self, service: NotificationService, endpoints: Collection[str]) -> None:
+        self._service = service
+        self._endpoints = endpoints
+        self._reads: dict[str, Callable[[], Any]] = {
+            "health": service.health,
+            "requests": service.requests,
+            "deliveries": service.deliveries,
+        }
+        self._posts: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "messages": self._messages,
+            "notify": self._notify,
+            "register": self._register,
+            "reg-update": self._reg_update,
+            "deregister": self._deregister,
+            "expire": self._expire,
+            "async-response": self._async_response,
+            "faults": self._faults,
+            "reset": self._reset,
+        }
+
+    def handle(self, method: str, path: str, body: bytes) -> Any:
+        """Serve ``method`` on ``path`` (which starts with :data:`PREFIX`).
+
+        Returns:
+            The JSON value to answer 200 with.
+
+        Raises:
+            AdminError: 404 unknown endpoint, 405 neither GET nor POST, 400 a malformed body
+                or argument.
+        """
+        name = path[len(PREFIX) :]
+        if method == "GET":
+            read = self._reads.get(name)
+            if read is None:
+                raise AdminError(404, f"No such admin endpoint: {path}")
+            return read()
+        if method != "POST":
+            raise AdminError(405, f"{method} is not allowed on {path}", {"Allow": "GET, POST"})
+        post = self._posts.get(name)
+        if post is None:
+            raise AdminError(404, f"No such admin endpoint: {path}")
+        try:
+            data = json.loads(body) if body.strip() else {}
+            if not isinstance(data, dict):
+                raise ValueError("the body must be a JSON object")
+            return post(data)
+        except (ValueError, TypeError) as exc:
+            raise AdminError(400, f"Invalid request: {exc}") from exc
+
+    # ------------------------------------------------------------------ POST endpoints
+
+    def _queue(self, key: str, item: Any, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {"queued": self._service.queue_message({key: [item]}, _api_key(data))}
+
+    def _messages(self, data: dict[str, Any]) -> dict[str, Any]:
+        message = data.get("message")
+        if not isinstance(message, dict):
+            raise ValueError("message must be a NotificationMessage object")
+        return {"queued": self._service.queue_message(message, _api_key(data))}
+
+    def _notify(self, data: dict[str, Any]) -> dict[str, Any]:
+        item = notification_item(
+            _required(data, "ep"),
+            _required(data, "path"),
+            data.get("value"),
+            ct=data.get("ct", "text/plain"),
+            payload_b64=data.get("payload_b64"),
+            max_age=data.get("max_age", data.get("max-age", 0)),
+        )
+        return self._queue("notifications", item, data)
+
+    def _endpoint_data(self, data: dict[str, Any]) -> dict[str, Any]:
+        return endpoint_data(
+            _required(data, "ep"),
+            data.get("ept"),
+            data.get("original_ep", data.get("original-ep")),
+            bool(data.get("q", False)),
+            data.get("resources"),
+        )
+
+    def _register(self, data: dict[str, Any]) -> dict[str, Any]:
+        return self._queue("registrations", self._endpoint_data(data), data)
+
+    def _reg_update(self, data: dict[str, Any]) -> dict[str, Any]:
+        return self._queue("reg-updates", self._endpoint_data(data), data)
+
+    def _deregister(self, data: dict[str, Any]) -> dict[str, Any]:
+        return self._queue("de-registrations", _required(data, "ep"), data)
+
+    def _expire(self, data: dict[str, Any]) -> dict[str, Any]:
+        return self._queue("registrations-expired", _required(data, "ep"), data)
+
+    def _async_response(self, data: dict[str, Any]) -> dict[str, Any]:
+        item = async_response_item(
+            _required(data, "id"),
+            status=int(data.get("status", 200)),
+            value=data.get("value"),
+            payload_b64=data.get("payload_b64"),
+            ct=data.get("ct"),
+            error=data.get("error"),
+            max_age=data.get("max_age", data.get("max-age")),
+        )
+        return self._queue("async-responses", item, data)
+
+    def _faults(self, data: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._service.add_fault(parse_fault(data, self._endpoints)))
+
+    def _reset(self, data: dict[str, Any]) -> dict[str, Any]:
+        self._service.reset()
+        return {"reset": True}
+
+
+def _api_key(data: Mapping[str, Any]) -> str | None:
+    api_key = data.get("api_key")
+    if api_key is not None and not isinstance(api_key, str):
+        raise ValueError("api_key must be a string")
+    return api_key
+
+
+def _required(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string")
+    return value

@@ -1,0 +1,144 @@
+"""What the emulated service keeps per API key: a channel, its queue, and the socket bound to it.
+
+Plain data guarded by the service's single lock, with no rules and no I/O: the rules that change
+it live in :class:`mds.emulator._service.NotificationService`. The service keeps one
+:class:`KeyState` per API key it has seen, holding at most one channel (callback, long poll or
+websocket) and that channel's queue of undelivered items.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import deque
+from typing import Any, Final
+
+from mds.emulator._messages import Item
+
+__all__ = [
+    "CALLBACK",
+    "LONG_POLLING",
+    "WEB_SOCKET",
+    "CallbackChannel",
+    "Channel",
+    "KeyState",
+    "PullChannel",
+    "SocketSession",
+    "WebsocketChannel",
+]
+
+CALLBACK: Final = "CALLBACK"
+LONG_POLLING: Final = "LONG_POLLING"
+WEB_SOCKET: Final = "WEB_SOCKET"
+
+
+class Channel:
+    """Base of the three channel types: a delivery mechanism and its queue."""
+
+    mechanism: str = ""
+
+    def __init__(self, now: float) -> None:
+        self.queue: deque[Item] = deque()
+        self.created = now
+
+
+class CallbackChannel(Channel):
+    """A registered webhook and the progress of its single delivery worker."""
+
+    mechanism = CALLBACK
+
+    def __init__(self, now: float, api_key: str, url: str, headers: dict[str, str]) -> None:
+        super().__init__(now)
+        self.api_key = api_key
+        self.url = url
+        self.headers = headers
+        #: Bumped whenever the URL is replaced, so that a failing delivery restarts at once.
+        self.generation = 0
+        #: The generation the delivery progress below belongs to.
+        self.delivering_generation = 0
+        #: The batch in flight (message, items it holds); they stay queued until delivered.
+        self.pending: tuple[dict[str, Any], int] | None = None
+        #: Tries of the pending batch so far.
+        self.attempt = 0
+        #: Failed deliveries in a row, for the back-off.
+        self.failures = 0
+        #: When the first of the failures in a row was sent, for the give-up.
+        self.failing_since: float | None = None
+        #: No delivery before this time (the back-off after a failure).
+        self.retry_at: float | None = None
+
+
+class PullChannel(Channel):
+    """A long-poll channel: created by the first GET, refreshed by every GET."""
+
+    mechanism = LONG_POLLING
+
+    def __init__(self, now: float) -> None:
+        super().__init__(now)
+        self.last_get = now
+        self.waiting = False
+
+
+class WebsocketChannel(Channel):
+    """A registered websocket channel and the socket currently bound to it, if any."""
+
+    mechanism = WEB_SOCKET
+
+    def __init__(self, now: float) -> None:
+        super().__init__(now)
+        self.channel_id = uuid.uuid4().hex
+        self.session: SocketSession | None = None
+        self.disconnected_since = now
+
+    def wire(self) -> dict[str, Any]:
+        """The 2019 WebsocketChannel wire shape, answered by PUT and GET."""
+        return {
+            "channelId": self.channel_id,
+            "queueSize": len(self.queue),
+            "status": "connected" if self.session is not None else "disconnected",
+        }
+
+
+class KeyState:
+    """Everything the service keeps for one API key."""
+
+    def __init__(self, lock: threading.RLock) -> None:
+        self.channel: Channel | None = None
+        #: When the long-poll channel was deleted, while inside the purge window.
+        self.pull_deleted_at: float | None = None
+        #: Notified whenever something a waiter of this key may wait for has changed.
+        self.cond = threading.Condition(lock)
+
+
+class SocketSession:
+    """One accepted websocket as the service sees it: no socket, only what it has been asked.
+
+    Other threads never touch the socket; they set :attr:`close_request` or
+    :attr:`drop_request` under the service lock and notify the key's condition, and the thread
+    serving the socket acts on it. ``state`` and ``channel`` are set when the socket is bound to
+    the key's websocket channel; a refused socket has neither and a close request.
+    """
+
+    def __init__(self, api_key: str) -> None:
+        self.api_key = api_key
+        self.state: KeyState | None = None
+        self.channel: WebsocketChannel | None = None
+        self.close_request: tuple[int, str] | None = None
+        self.drop_request = False
+        self.peer_gone = False
+        self.frames_sent = 0
+
+    def request_close(self, code: int, reason: str) -> None:
+        """Ask the session to close with ``code`` (caller holds the service lock)."""
+        if self.close_request is None and not self.drop_request:
+            self.close_request = (code, reason)
+
+    def request_drop(self) -> None:
+        """Ask the session to drop its TCP connection (caller holds the service lock)."""
+        if self.close_request is None:
+            self.drop_request = True
+
+    @property
+    def ending(self) -> bool:
+        """Whether the session should stop delivering."""
+        return self.peer_gone or self.drop_request or self.close_request is not None
