@@ -1,7 +1,14 @@
-"""Shared fixtures: a scripted HTTP server on 127.0.0.1 and an SDK client pointed at it.
+"""Fixtures shared by every test module; each lives here once.
+
+* ``server``, ``client``, ``api``: a scripted HTTP server on 127.0.0.1 (`servers.ScriptedServer`)
+  and an SDK client / API pointed at it, for byte-level tests.
+* ``ca``, ``ca_bundle``: a throw-away certificate authority (trustme) for TLS tests.
+* ``http``: a plain urllib3 client, the emulator tests' independent view of the wire.
+* an autouse check that no test leaves one of the SDK's threads running.
 
 The emulator fixtures (``mds_emulator``, ``mds_client``) come from the package's own pytest
-plugin (``mds.emulator.pytest_plugin``, registered through the ``pytest11`` entry point).
+plugin (``mds.emulator.pytest_plugin``, registered through the ``pytest11`` entry point), so
+users get the same ones. Polling for a condition: `servers.wait_until`.
 """
 
 from __future__ import annotations
@@ -16,17 +23,20 @@ import urllib3
 import mds
 from servers import ScriptedServer
 
+#: The API key ``client`` sends; tests look for it (and for its absence from logs) by this name.
 API_KEY = "ak_1MDE1testkey0000000000000000000000000000000000000000"
 
 
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
+    """A started `ScriptedServer` on a free port; it answers 404 until a test scripts a reply."""
     with ScriptedServer() as srv:
         yield srv
 
 
 @pytest.fixture
 def client(server: ScriptedServer) -> Iterator[mds.ApiClient]:
+    """An ``mds.ApiClient`` for ``server`` with :data:`API_KEY`; closed after the test."""
     cfg = mds.Configuration(host=server.url)
     cfg.api_key["Authorization"] = API_KEY
     with mds.ApiClient(cfg) as api_client:
@@ -35,6 +45,7 @@ def client(server: ScriptedServer) -> Iterator[mds.ApiClient]:
 
 @pytest.fixture
 def api(client: mds.ApiClient) -> mds.NotificationsApi:
+    """``mds.NotificationsApi`` on ``client``."""
     return mds.NotificationsApi(client)
 
 
@@ -62,7 +73,11 @@ def http() -> Iterator[urllib3.PoolManager]:
 
 @pytest.fixture(autouse=True)
 def _no_thread_leak() -> Iterator[None]:
-    """Every test must leave no non-daemon thread of ours running."""
+    """Every test must leave no non-daemon thread of ours running.
+
+    Only threads the SDK or the emulator could have started count (their names start with
+    ``mds``); each gets two seconds to finish before the test fails with their names.
+    """
     before = set(threading.enumerate())
     yield
     leaked = [

@@ -1,6 +1,7 @@
 """Small purpose-built servers on 127.0.0.1 for byte-level tests: a scripted HTTP server that
 records every request and answers exactly what a test tells it (status, headers, body bytes,
-delays, dropped connections), and an HTTP proxy (absolute-URI forwarding and CONNECT tunnels)."""
+delays, dropped connections), an HTTP proxy (absolute-URI forwarding and CONNECT tunnels), and
+`wait_until`, the one way a test polls for a condition."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -44,9 +46,9 @@ class Reply:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: ScriptedServer  # type: ignore[assignment]
+    server: ScriptedServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
         pass
 
     def _handle(self) -> None:
@@ -86,7 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
         if data and reply.status not in (204, 304):
             self.wfile.write(data)
 
-    do_GET = do_PUT = do_DELETE = do_POST = _handle
+    # http.server dispatches on these names.
+    do_GET = do_PUT = do_DELETE = do_POST = _handle  # noqa: N815 - the stdlib's names
 
 
 class ScriptedServer(ThreadingHTTPServer):
@@ -158,12 +161,12 @@ class ScriptedServer(ThreadingHTTPServer):
 
 class _ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: ProxyServer  # type: ignore[assignment]
+    server: ProxyServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
         pass
 
-    def do_CONNECT(self) -> None:  # noqa: N802
+    def do_CONNECT(self) -> None:
         self.server.seen.append(f"CONNECT {self.path}")
         host, port = self.path.rsplit(":", 1)
         try:
@@ -212,7 +215,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         conn.close()
 
-    do_GET = do_PUT = do_DELETE = do_POST = _forward
+    # http.server dispatches on these names.
+    do_GET = do_PUT = do_DELETE = do_POST = _forward  # noqa: N815 - the stdlib's names
 
 
 class ProxyServer(ThreadingHTTPServer):
@@ -244,11 +248,17 @@ class ProxyServer(ThreadingHTTPServer):
         self._thread.join(5)
 
 
-def wait_until(predicate: Any, timeout: float = 5.0, interval: float = 0.01) -> bool:
-    """Poll *predicate* until true or *timeout*; returns its last value."""
+def wait_until(predicate: Callable[[], object], timeout: float = 5.0, interval: float = 0.01) -> bool:
+    """Call *predicate* every *interval* seconds until it returns a true value or *timeout*
+    seconds have passed; return whether it did.
+
+    The one way a test waits for something another thread or process does: assert on the
+    result (``assert wait_until(lambda: len(server.requests) == 2)``) instead of sleeping.
+    """
     deadline = time.monotonic() + timeout
     while True:
-        value = predicate()
-        if value or time.monotonic() >= deadline:
-            return bool(value)
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(interval)

@@ -67,7 +67,7 @@ def test_doc_example_runs(code: str) -> None:
     if "YOUR_API_KEY" not in code:
         with contextlib.redirect_stdout(out):
             try:
-                exec(compile(code, "<doc example>", "exec"), namespace)  # noqa: S102
+                exec(compile(code, "<doc example>", "exec"), namespace)
             finally:
                 _close_clients(namespace)
         return
@@ -81,7 +81,7 @@ def test_doc_example_runs(code: str) -> None:
         )
         with contextlib.redirect_stdout(out):
             try:
-                exec(compile(code, "<doc example>", "exec"), namespace)  # noqa: S102
+                exec(compile(code, "<doc example>", "exec"), namespace)
             finally:
                 _close_clients(namespace)
     assert "Exception when calling" not in out.getvalue(), out.getvalue()
