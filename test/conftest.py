@@ -4,7 +4,7 @@
   and an SDK client / API pointed at it, for byte-level tests.
 * ``ca``, ``ca_bundle``: a throw-away certificate authority (trustme) for TLS tests.
 * ``http``: a plain urllib3 client, the emulator tests' independent view of the wire.
-* an autouse check that no test leaves one of the SDK's threads running.
+* an autouse check that no test leaves a thread of the SDK or the emulator running.
 
 The emulator fixtures (``mds_emulator``, ``mds_client``) come from the package's own pytest
 plugin (``mds.emulator.pytest_plugin``, registered through the ``pytest11`` entry point), so
@@ -73,16 +73,16 @@ def http() -> Iterator[urllib3.PoolManager]:
 
 @pytest.fixture(autouse=True)
 def _no_thread_leak() -> Iterator[None]:
-    """Every test must leave no non-daemon thread of ours running.
-
-    Only threads the SDK or the emulator could have started count (their names start with
-    ``mds``); each gets two seconds to finish before the test fails with their names.
+    """Every test leaves no thread of the SDK or the emulator running (their names start with
+    ``mds``), daemon or not: a daemon thread left behind still holds its sockets and keeps
+    working. Each gets two seconds to finish before the test fails with their names. Threads
+    of fixtures wider than a test (module, session) start before the snapshot and do not count.
     """
     before = set(threading.enumerate())
     yield
     leaked = [
         t for t in threading.enumerate()
-        if t not in before and t.is_alive() and not t.daemon and t.name.startswith("mds")
+        if t not in before and t.is_alive() and t.name.startswith("mds")
     ]
     for t in leaked:
         t.join(2)
