@@ -131,7 +131,7 @@ def run_webhook(count: int, batch_limit: int) -> tuple[float, int]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
 
-        def do_PUT(self) -> None:  # noqa: N802
+        def do_PUT(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             self.send_response(204)
             self.end_headers()

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+import pydoc
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -19,9 +21,10 @@ from typing import Any
 import pytest
 import urllib3
 
-from mds.emulator import Emulator
+from mds.emulator import Emulator, ManualClock
 from mds.emulator._messages import build_message, split_message
 from mds.emulator.pytest_plugin import mds_client, mds_emulator  # noqa: F401 - fixtures
+from servers import wait_until
 
 FAST: dict[str, Any] = {
     "long_poll_hold": 0.3,
@@ -66,11 +69,12 @@ def call(
 def assert_error(response: urllib3.BaseHTTPResponse, status: int, kind: str) -> dict[str, Any]:
     assert response.status == status
     assert response.headers["Content-Type"] == "application/json"
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert body["object"] == "error"
     assert body["code"] == status
     assert body["type"] == kind
-    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
     assert re.fullmatch(r"[0-9a-f]{32}", body["request_id"])
     return body
 
@@ -116,11 +120,11 @@ def test_import_starts_no_threads() -> None:
 
 
 def test_invalid_options_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one non-empty key"):
         Emulator(api_keys=[])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="long_poll_hold must not be negative"):
         Emulator(long_poll_hold=-1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="batch_limit must be at least 1"):
         Emulator(batch_limit=0)
 
 
@@ -215,6 +219,49 @@ def test_unknown_path_and_method(http: urllib3.PoolManager, emu: Emulator) -> No
     response = call(http, emu, "POST", "/v2/notification/websocket")
     assert_error(response, 405, "method_not_allowed")
     assert response.headers["Allow"] == "PUT, GET, DELETE"
+    response = call(http, emu, "PATCH", "/v2/notification/pull")
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == "GET, DELETE"
+    response = call(http, emu, "HEAD", "/v2/notification/channel")
+    assert response.status == 405
+    assert response.data == b""  # HEAD: headers only
+
+
+def test_request_bodies_chunked_or_malformed(http: urllib3.PoolManager, emu: Emulator) -> None:
+    url = emu.url + "/v2/notification/websocket"
+    auth = {"Authorization": f"Bearer {emu.api_key}"}
+    chunked = http.request("PUT", url, body=iter([b'{"a":', b" 1}"]), headers=auth, chunked=True)
+    assert chunked.status == 201
+    assert emu.requests()[-1]["body"] == '{"a": 1}'
+    for headers, status in [
+        ({"Content-Length": "ten"}, 400),
+        ({"Content-Length": str(17 * 1024 * 1024)}, 413),
+    ]:
+        with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
+            head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+            sock.sendall(f"PUT /v2/notification/websocket HTTP/1.1\r\n{head}\r\n".encode())
+            assert sock.recv(65536).startswith(f"HTTP/1.1 {status} ".encode())
+    for chunks, status in [(b"zz\r\n", 400), (b"1100001\r\n", 413)]:
+        with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as sock:
+            sock.sendall(
+                b"PUT /v2/notification/websocket HTTP/1.1\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n" + chunks
+            )
+            assert sock.recv(65536).startswith(f"HTTP/1.1 {status} ".encode())
+
+
+def test_ipv6_host(http: urllib3.PoolManager) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        emu = Emulator(host="::1").start()
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    try:
+        assert emu.url == f"http://[::1]:{emu.port}"
+        assert http.request("GET", emu.url + "/_emulator/health").json()["status"] == "ok"
+    finally:
+        emu.stop()
 
 
 # ---------------------------------------------------------------------- channels
@@ -242,7 +289,8 @@ def test_websocket_channel_rest_statuses(http: urllib3.PoolManager, emu: Emulato
     channel = created.json()
     assert channel["status"] == "disconnected"
     assert channel["queueSize"] == 0
-    assert isinstance(channel["channelId"], str) and channel["channelId"]
+    assert isinstance(channel["channelId"], str)
+    assert channel["channelId"]
     again = call(http, emu, "PUT", "/v2/notification/websocket")
     assert again.status == 200
     assert again.json()["channelId"] == channel["channelId"]
@@ -272,10 +320,13 @@ def test_other_channel_type_is_400(http: urllib3.PoolManager, emu: Emulator) -> 
 
 
 def test_websocket_channel_expires_without_connection(http: urllib3.PoolManager) -> None:
-    with Emulator(websocket_expiry=0.2) as emu:
+    clock = ManualClock()
+    with Emulator(websocket_expiry=86400, clock=clock) as emu:
         assert call(http, emu, "PUT", "/v2/notification/websocket").status == 201
         assert emu.notify("dev", "/1/0/1", 1) == 1
-        time.sleep(0.25)
+        clock.advance(86399)
+        assert call(http, emu, "GET", "/v2/notification/websocket").json()["queueSize"] == 1
+        clock.advance(1)
         assert emu.notify("dev", "/1/0/1", 2) == 0
         assert_error(call(http, emu, "GET", "/v2/notification/websocket"), 404, "not_found")
 
@@ -331,62 +382,80 @@ def test_long_poll_delivers_everything_queued(http: urllib3.PoolManager, emu: Em
     assert call(http, emu, "GET", "/v2/notification/pull").status == 204
 
 
+def held_poll(http: urllib3.PoolManager, emu: Emulator, key: str | None = None) -> list[int]:
+    """Start a long-poll GET in a thread; returns once it is held (its status list fills later).
+
+    The GET creates the channel and starts holding in one step, so a new channel means a held GET.
+    """
+    channels = emu.health()["channels"]
+    status: list[int] = []
+    thread = threading.Thread(
+        target=lambda: status.append(
+            call(http, emu, "GET", "/v2/notification/pull", key=key or emu.api_key).status
+        ),
+        daemon=True,
+    )
+    thread.start()
+    assert wait_until(lambda: emu.health()["channels"] > channels)
+    return status
+
+
 def test_second_concurrent_long_poll_is_409(http: urllib3.PoolManager) -> None:
-    with Emulator(long_poll_hold=1.0) as emu:
-        first: list[int] = []
-        thread = threading.Thread(
-            target=lambda: first.append(call(http, emu, "GET", "/v2/notification/pull").status)
-        )
-        thread.start()
-        deadline = time.monotonic() + 2
-        while not emu.requests() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        time.sleep(0.05)
+    with Emulator(clock=ManualClock()) as emu:
+        first = held_poll(http, emu)
         assert_error(call(http, emu, "GET", "/v2/notification/pull"), 409, "conflict")
         emu.notify("dev", "/1/0/1", 1)
-        thread.join()
-        assert first == [200]
+        assert wait_until(lambda: first == [200])
 
 
-def test_long_poll_delete_and_purge_window(http: urllib3.PoolManager, emu: Emulator) -> None:
-    assert call(http, emu, "GET", "/v2/notification/pull").status == 204
-    emu.notify("dev", "/1/0/1", 1)
-    deleted = call(http, emu, "DELETE", "/v2/notification/pull")
-    assert deleted.status == 200
-    assert deleted.headers["Content-Type"] == "text/plain"
-    assert deleted.data == b"REMOVED"
-    again = call(http, emu, "DELETE", "/v2/notification/pull")
-    assert (again.status, again.data) == (200, b"ALREADY_DELETED")
-    body = assert_error(call(http, emu, "GET", "/v2/notification/pull"), 410, "gone")
-    assert "CHANNEL_DELETED" in body["message"]
-    assert emu.notify("dev", "/1/0/1", 2) == 0  # no channel in the purge window
-    time.sleep(0.35)  # purge_window
-    response = call(http, emu, "GET", "/v2/notification/pull")
-    assert response.status == 204  # a new, empty channel: the old queue is gone
+def test_manual_clock_ends_a_held_long_poll(http: urllib3.PoolManager) -> None:
+    clock = ManualClock()
+    with Emulator(long_poll_hold=30, clock=clock) as emu:
+        status = held_poll(http, emu)
+        clock.advance(29)
+        assert emu.notify("dev", "/1/0/1", 1) == 1  # still held: it takes the notification
+        assert wait_until(lambda: status == [200])
+        status = held_poll(http, emu, key="ak_second")
+        clock.advance(30)
+        assert wait_until(lambda: status == [204])
+
+
+def test_long_poll_delete_and_purge_window(http: urllib3.PoolManager) -> None:
+    clock = ManualClock()
+    with Emulator(long_poll_hold=0, purge_window=120, clock=clock) as emu:
+        assert call(http, emu, "GET", "/v2/notification/pull").status == 204
+        emu.notify("dev", "/1/0/1", 1)
+        deleted = call(http, emu, "DELETE", "/v2/notification/pull")
+        assert deleted.status == 200
+        assert deleted.headers["Content-Type"] == "text/plain"
+        assert deleted.data == b"REMOVED"
+        again = call(http, emu, "DELETE", "/v2/notification/pull")
+        assert (again.status, again.data) == (200, b"ALREADY_DELETED")
+        body = assert_error(call(http, emu, "GET", "/v2/notification/pull"), 410, "gone")
+        assert "CHANNEL_DELETED" in body["message"]
+        assert emu.notify("dev", "/1/0/1", 2) == 0  # no channel in the purge window
+        clock.advance(119)
+        assert_error(call(http, emu, "GET", "/v2/notification/pull"), 410, "gone")
+        clock.advance(1)  # the purge window is over
+        response = call(http, emu, "GET", "/v2/notification/pull")
+        assert response.status == 204  # a new, empty channel: the old queue is gone
 
 
 def test_delete_during_a_held_poll_ends_it_with_410(http: urllib3.PoolManager) -> None:
-    with Emulator(long_poll_hold=5.0, purge_window=5.0) as emu:
-        result: list[int] = []
-        thread = threading.Thread(
-            target=lambda: result.append(call(http, emu, "GET", "/v2/notification/pull").status)
-        )
-        thread.start()
-        deadline = time.monotonic() + 2
-        while emu.health()["channels"] == 0 and time.monotonic() < deadline:
-            time.sleep(0.005)
-        started = time.monotonic()
+    with Emulator(clock=ManualClock()) as emu:
+        result = held_poll(http, emu)
         assert call(http, emu, "DELETE", "/v2/notification/pull").data == b"REMOVED"
-        thread.join()
-        assert result == [410]
-        assert time.monotonic() - started < 2.0
+        assert wait_until(lambda: result == [410])
 
 
 def test_long_poll_channel_expires(http: urllib3.PoolManager) -> None:
-    with Emulator(long_poll_hold=0.0, pull_expiry=0.2) as emu:
+    clock = ManualClock()
+    with Emulator(long_poll_hold=0.0, pull_expiry=600, clock=clock) as emu:
         assert call(http, emu, "GET", "/v2/notification/pull").status == 204
         assert emu.notify("dev", "/1/0/1", 1) == 1
-        time.sleep(0.25)
+        clock.advance(599)
+        assert emu.health()["channels"] == 1
+        clock.advance(1)
         assert emu.notify("dev", "/1/0/1", 2) == 0
         assert_error(call(http, emu, "GET", "/v2/notification/channel"), 404, "not_found")
         assert call(http, emu, "GET", "/v2/notification/pull").status == 204  # queue dropped
@@ -394,20 +463,12 @@ def test_long_poll_channel_expires(http: urllib3.PoolManager) -> None:
 
 def test_stop_answers_held_long_poll(http: urllib3.PoolManager) -> None:
     emu = Emulator(long_poll_hold=30.0).start()
-    result: list[int] = []
-    thread = threading.Thread(
-        target=lambda: result.append(call(http, emu, "GET", "/v2/notification/pull").status)
-    )
     try:
-        thread.start()
-        deadline = time.monotonic() + 2
-        while emu.health()["channels"] == 0 and time.monotonic() < deadline:
-            time.sleep(0.005)
+        result = held_poll(http, emu)
         started = time.monotonic()
     finally:
         emu.stop()
-    thread.join()
-    assert result == [204]
+    assert wait_until(lambda: result == [204])
     assert time.monotonic() - started < 1.0
 
 
@@ -466,26 +527,17 @@ def test_big_message_is_split_by_batch_limit(http: urllib3.PoolManager) -> None:
 
 
 def test_concurrent_api_keys_are_isolated(http: urllib3.PoolManager) -> None:
-    with Emulator(long_poll_hold=0.5) as emu:
+    clock = ManualClock()
+    with Emulator(long_poll_hold=30, clock=clock) as emu:
         keys = [f"ak_key{n}" for n in range(4)]
         for key in keys[:2]:
             assert call(http, emu, "PUT", "/v2/notification/websocket", key=key).status == 201
-        results: dict[str, Any] = {}
-
-        def poll(key: str) -> None:
-            results[key] = call(http, emu, "GET", "/v2/notification/pull", key=key)
-
-        threads = [threading.Thread(target=poll, args=(key,)) for key in keys[2:]]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 2
-        while emu.health()["channels"] < 4 and time.monotonic() < deadline:
-            time.sleep(0.005)
+        results = {key: held_poll(http, emu, key) for key in keys[2:]}
         assert emu.notify("dev", "/1/0/1", "for-key2", api_key="ak_key2") == 1
-        for thread in threads:
-            thread.join()
-        assert results["ak_key2"].status == 200
-        assert results["ak_key3"].status == 204  # held the full time, got nothing
+        assert wait_until(lambda: results["ak_key2"] == [200])
+        assert results["ak_key3"] == []  # still held
+        clock.advance(30)
+        assert wait_until(lambda: results["ak_key3"] == [204])  # held the full time, got nothing
         sizes = {
             key: call(http, emu, "GET", "/v2/notification/websocket", key=key).json()["queueSize"]
             for key in keys[:2]
@@ -600,6 +652,31 @@ def test_admin_notify_encodes_values(http: urllib3.PoolManager, emu: Emulator) -
     assert items[3]["payload"] == "AAE="
 
 
+def test_injection_methods(http: urllib3.PoolManager) -> None:
+    with Emulator(api_keys="ak_single", long_poll_hold=0) as emu:  # one key as a plain string
+        assert emu.api_key == "ak_single"
+        assert call(http, emu, "GET", "/v2/notification/pull").status == 204
+        emu.notify("d", "/1/0/0")  # no value: an empty payload
+        emu.notify("d", "/1/0/1", True)
+        emu.notify("d", "/1/0/2", None, ct="application/json")
+        emu.update_registration("d", q=True)
+        emu.expire_registration("d")
+        emu.async_response("id", status=202, ct="text/plain")
+        message = pull(http, emu)
+        assert [item["payload"] for item in message["notifications"]] == ["", "dHJ1ZQ==", "bnVsbA=="]
+        assert message["reg-updates"] == [{"ep": "d", "q": True, "resources": []}]
+        assert message["registrations-expired"] == ["d"]
+        assert message["async-responses"] == [{"id": "id", "status": 202, "ct": "text/plain"}]
+        with pytest.raises(TypeError, match="NotificationMessage"):
+            emu.queue_message([("notifications", [])])  # type: ignore[arg-type]
+
+
+def test_help_lists_the_options() -> None:
+    text = pydoc.render_doc(Emulator)
+    assert "long_poll_hold" in text
+    assert "ManualClock" in text
+
+
 def test_admin_async_response(http: urllib3.PoolManager, emu: Emulator) -> None:
     assert call(http, emu, "GET", "/v2/notification/pull").status == 204
     admin(
@@ -644,6 +721,29 @@ def test_admin_fault_custom_body_and_key_scope(http: urllib3.PoolManager, emu: E
     assert call(http, emu, "PUT", "/v2/notification/websocket", key="ak_other").status == 201
 
 
+def test_fault_bodies(http: urllib3.PoolManager, emu: Emulator) -> None:
+    emu.add_fault(endpoint="DELETE /v2/notification/callback", status=204)
+    emu.add_fault(
+        endpoint="GET /v2/notification/callback",
+        status=200,
+        body={"url": "https://example.com/hook", "headers": {}},
+    )
+    emu.add_fault(
+        endpoint="GET /v2/notification/channel",
+        status=500,
+        body="<html>oops</html>",
+        headers={"Content-Type": "text/html"},
+    )
+    deleted = call(http, emu, "DELETE", "/v2/notification/callback")
+    assert (deleted.status, deleted.data) == (204, b"")
+    got = call(http, emu, "GET", "/v2/notification/callback")
+    assert got.headers["Content-Type"] == "application/json"
+    assert got.json() == {"url": "https://example.com/hook", "headers": {}}
+    channel = call(http, emu, "GET", "/v2/notification/channel")
+    assert (channel.status, channel.headers["Content-Type"]) == (500, "text/html")
+    assert channel.data == b"<html>oops</html>"
+
+
 def test_admin_delay_fault(http: urllib3.PoolManager, emu: Emulator) -> None:
     emu.add_fault(endpoint="GET /v2/notification/channel", delay=0.2)
     started = time.monotonic()
@@ -663,8 +763,13 @@ def test_admin_rejects_bad_requests(http: urllib3.PoolManager, emu: Emulator) ->
     assert_error(post("notify", b'{"path": "/1/0/1"}'), 400, "bad_request")
     assert_error(post("messages", b"[1]"), 400, "bad_request")
     assert_error(post("messages", b"not json"), 400, "bad_request")
+    assert_error(post("messages", b'{"message": [1]}'), 400, "bad_request")
+    assert_error(post("deregister", b'{"ep": "d", "api_key": 1}'), 400, "bad_request")
     assert_error(post("nothing", b"{}"), 404, "not_found")
     assert_error(http.request("GET", f"{emu.url}/_emulator/nothing"), 404, "not_found")
+    response = http.request("PUT", f"{emu.url}/_emulator/reset")
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == "GET, POST"
 
 
 def test_admin_requests_are_recorded_and_redacted(http: urllib3.PoolManager, emu: Emulator) -> None:

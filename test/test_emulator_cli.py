@@ -142,7 +142,8 @@ def test_add_arguments_has_every_option() -> None:
     assert (args.websocket_expiry, args.purge_window, args.batch_limit) == (6.0, 7.0, 50)
     defaults = parser.parse_args([])
     assert (defaults.host, defaults.port, defaults.api_keys) == ("127.0.0.1", 8080, None)
-    assert defaults.long_poll_hold == 30.0 and defaults.webhook_give_up == 86400.0
+    assert defaults.long_poll_hold == 30.0
+    assert defaults.webhook_give_up == 86400.0
 
 
 def test_port_in_use_is_reported_with_status_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,7 +21,8 @@ import pytest
 import trustme
 import urllib3
 
-from mds.emulator import Emulator
+from mds.emulator import Emulator, ManualClock
+from servers import wait_until
 
 CALLBACK = "/v2/notification/callback"
 
@@ -156,11 +157,13 @@ def rest(http: urllib3.PoolManager, emu: Emulator, method: str) -> urllib3.BaseH
     )
 
 
-def wait_for(predicate: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.005)
+def wait_for(predicate: Any) -> None:
+    assert wait_until(predicate), "condition not reached in time"
+
+
+def attempts(emu: Emulator) -> list[tuple[int, int | None]]:
+    """(attempt, status) of every delivery the emulator made so far."""
+    return [(r["attempt"], r["status"]) for r in emu.deliveries() if r["kind"] == "delivery"]
 
 
 def paths(call: dict[str, Any]) -> list[str]:
@@ -341,31 +344,27 @@ def test_one_batch_in_flight_in_order(http: urllib3.PoolManager, receivers: list
 
 
 def test_retry_backoff_grows_and_caps_same_batch(
-    http: urllib3.PoolManager, emu: Emulator, receivers: list[Receiver]
+    http: urllib3.PoolManager, receivers: list[Receiver]
 ) -> None:
     failures = 6
     rx = new_receiver(receivers, [200] + [500] * failures)
-    assert register(http, emu, {"url": rx.url()}).status == 204
-    emu.notify("d", "/1/0/0", 0)
-    wait_for(lambda: len(rx.deliveries()) >= 2)
-    emu.notify("d", "/1/0/1", 1)  # queued while the first batch is being retried
-    wait_for(lambda: len(rx.deliveries()) == failures + 2)
+    clock = ManualClock()
+    with Emulator(webhook_backoff_base=1, webhook_backoff_cap=4, clock=clock) as emu:
+        assert register(http, emu, {"url": rx.url()}).status == 204
+        emu.notify("d", "/1/0/0", 0)
+        # Each retry comes when the clock reaches its back-off: 1, 2, 4 (the cap), 4, ... s.
+        for attempt, delay in enumerate([1, 2, 4, 4, 4, 4], start=1):
+            wait_for(lambda attempt=attempt: len(attempts(emu)) == attempt)
+            if attempt == 1:
+                emu.notify("d", "/1/0/1", 1)  # queued while the first batch is being retried
+            clock.advance(delay)
+        wait_for(lambda: len(attempts(emu)) == failures + 2)
+        assert attempts(emu) == [(n, 500) for n in range(1, 7)] + [(7, 200), (1, 200)]
     calls = rx.deliveries()
     # Every retry sends the same batch; the new item waits for the next one.
     assert all(call["body"] == calls[0]["body"] for call in calls[: failures + 1])
     assert paths(calls[failures]) == ["/1/0/0"]
     assert paths(calls[failures + 1]) == ["/1/0/1"]
-    times = [call["time"] for call in calls[: failures + 1]]
-    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
-    expected = [0.02, 0.04, 0.08, 0.08, 0.08, 0.08]  # base 0.02 doubling, capped at 0.08
-    for gap, delay in zip(gaps, expected, strict=True):
-        assert gap >= delay * 0.9
-    assert gaps[1] > gaps[0] and gaps[2] > gaps[1]
-    assert max(gaps) < 0.08 + 0.15  # capped (plus scheduling slack)
-    wait_for(lambda: len([r for r in emu.deliveries() if r["kind"] == "delivery"]) == failures + 2)
-    records = [r for r in emu.deliveries() if r["kind"] == "delivery"]
-    assert [r["attempt"] for r in records] == [1, 2, 3, 4, 5, 6, 7, 1]
-    assert [r["status"] for r in records] == [500] * failures + [200, 200]
 
 
 def test_timeout_is_a_failure_and_is_retried(
@@ -376,7 +375,8 @@ def test_timeout_is_a_failure_and_is_retried(
     emu.notify("d", "/1/0/0", 0)
     wait_for(lambda: any(r["status"] == 200 for r in emu.deliveries() if r["kind"] == "delivery"))
     records = [r for r in emu.deliveries() if r["kind"] == "delivery"]
-    assert records[0]["status"] is None and "Timeout" in records[0]["error"]
+    assert records[0]["status"] is None
+    assert "Timeout" in records[0]["error"]
     assert (records[1]["attempt"], records[1]["status"]) == (2, 200)
 
 
@@ -384,18 +384,24 @@ def test_give_up_removes_callback_and_queue(
     http: urllib3.PoolManager, receivers: list[Receiver]
 ) -> None:
     rx = new_receiver(receivers, [200], default=503)
-    with Emulator(webhook_backoff_base=0.01, webhook_backoff_cap=0.04, webhook_give_up=0.3) as emu:
+    clock = ManualClock()
+    with Emulator(
+        webhook_backoff_base=1, webhook_backoff_cap=4, webhook_give_up=10, clock=clock
+    ) as emu:
         assert register(http, emu, {"url": rx.url()}).status == 204
-        started = time.monotonic()
         emu.notify("d", "/1/0/0", 0)
+        # Failures at 0, 1, 3 and 7 s are retried; the one at 11 s is 10 s after the first.
+        for attempt, delay in enumerate([1, 2, 4, 4], start=1):
+            wait_for(lambda attempt=attempt: len(attempts(emu)) == attempt)
+            assert rest(http, emu, "GET").status == 200
+            clock.advance(delay)
         wait_for(lambda: rest(http, emu, "GET").status == 404)
-        assert time.monotonic() - started >= 0.3
+        assert attempts(emu) == [(n, 503) for n in range(1, 6)]
         assert emu.deliveries()[-1]["kind"] == "removed"
-        assert len(rx.deliveries()) >= 5
+        assert len(rx.deliveries()) == 5
         assert emu.notify("d", "/1/0/1", 1) == 0  # no channel any more
-        count = len(rx.deliveries())
-        time.sleep(0.1)
-        assert len(rx.deliveries()) == count  # the worker stopped
+        # The worker stopped.
+        wait_for(lambda: not [t for t in threading.enumerate() if t.name == "mds-emulator-webhook"])
 
 
 def test_reregistering_replaces_url(
@@ -420,34 +426,34 @@ def test_reregistering_restarts_a_failing_delivery_at_the_new_url(
 ) -> None:
     failing = new_receiver(receivers, [200], default=500)
     working = new_receiver(receivers)
-    with Emulator(webhook_backoff_base=5.0, webhook_backoff_cap=5.0) as emu:
+    # The clock never moves: the back-off after the failure would never end.
+    with Emulator(webhook_backoff_base=5.0, clock=ManualClock()) as emu:
         assert register(http, emu, {"url": failing.url()}).status == 204
         emu.notify("d", "/1/0/0", 0)
-        wait_for(lambda: len(failing.deliveries()) == 1)
-        started = time.monotonic()
+        wait_for(lambda: attempts(emu) == [(1, 500)])
         assert register(http, emu, {"url": working.url()}).status == 204
         wait_for(lambda: len(working.deliveries()) == 1)
-        assert time.monotonic() - started < 2.0  # did not sit out the 5 s back-off
         assert paths(working.deliveries()[0]) == ["/1/0/0"]
+        assert attempts(emu) == [(1, 500), (2, 200)]
 
 
-def test_delete_drops_queue(
-    http: urllib3.PoolManager, emu: Emulator, receivers: list[Receiver]
-) -> None:
+def test_delete_drops_queue(http: urllib3.PoolManager, receivers: list[Receiver]) -> None:
     rx = new_receiver(receivers, [200], default=500)
-    assert register(http, emu, {"url": rx.url()}).status == 204
-    emu.notify("d", "/1/0/old", 0)
-    wait_for(lambda: len(rx.deliveries()) >= 1)
-    assert rest(http, emu, "DELETE").status == 204
-    assert rest(http, emu, "DELETE").status == 404
-    assert rest(http, emu, "GET").status == 404
-    rx.default = 200
-    assert register(http, emu, {"url": rx.url()}).status == 204
-    before = len(rx.deliveries())
-    emu.notify("d", "/1/0/new", 1)
-    wait_for(lambda: len(rx.deliveries()) == before + 1)
-    time.sleep(0.05)
-    assert [paths(call) for call in rx.deliveries()[before:]] == [["/1/0/new"]]
+    # With the clock standing still, the failed delivery waits for its back-off until deleted.
+    with Emulator(clock=ManualClock()) as emu:
+        assert register(http, emu, {"url": rx.url()}).status == 204
+        emu.notify("d", "/1/0/old", 0)
+        wait_for(lambda: attempts(emu) == [(1, 500)])
+        assert rest(http, emu, "DELETE").status == 204
+        assert rest(http, emu, "DELETE").status == 404
+        assert rest(http, emu, "GET").status == 404
+        rx.default = 200
+        assert register(http, emu, {"url": rx.url()}).status == 204
+        emu.notify("d", "/1/0/new", 1)
+        wait_for(lambda: len(rx.deliveries()) == 2)
+        # The old item would have come first: it went with the deleted channel's queue.
+        assert paths(rx.deliveries()[1]) == ["/1/0/new"]
+        assert attempts(emu) == [(1, 500), (1, 200)]
 
 
 def test_https_callback_with_trusted_ca(

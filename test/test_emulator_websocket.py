@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 import urllib3
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from mds.emulator import Emulator
+from mds.emulator import Emulator, ManualClock
+from servers import wait_until
 
 FAST: dict[str, Any] = {"long_poll_hold": 0.3, "websocket_expiry": 30.0}
 
@@ -48,7 +49,8 @@ def open_socket(emu: Emulator, key: str | None = None, **kwargs: Any) -> ClientC
     kwargs.setdefault("max_size", None)
     if "legacy" in inspect.signature(connect).parameters:
         kwargs.setdefault("legacy", True)  # websockets >= 17.1 warns on direct use otherwise
-    return connect(ws_url(emu), **kwargs)
+    connection: ClientConnection = connect(ws_url(emu), **kwargs)
+    return connection
 
 
 def register(http: urllib3.PoolManager, emu: Emulator, key: str | None = None) -> None:
@@ -58,10 +60,11 @@ def register(http: urllib3.PoolManager, emu: Emulator, key: str | None = None) -
 def closed_with(ws: ClientConnection, timeout: float = 5.0) -> tuple[int | None, str | None]:
     """Read until the socket closes; return its close code and reason."""
     deadline = time.monotonic() + timeout
-    with pytest.raises(ConnectionClosed):
-        while True:
+    try:
+        while True:  # a recv() that times out (TimeoutError) fails the test
             ws.recv(timeout=max(0.01, deadline - time.monotonic()))
-    return ws.close_code, ws.close_reason
+    except ConnectionClosed:
+        return ws.close_code, ws.close_reason
 
 
 def values(frame: str | bytes) -> list[str]:
@@ -76,11 +79,8 @@ def status_of(http: urllib3.PoolManager, emu: Emulator, key: str | None = None) 
     return result
 
 
-def wait_for(predicate: Any, timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.005)
+def wait_for(predicate: Any) -> None:
+    assert wait_until(predicate), "condition not reached in time"
 
 
 # ---------------------------------------------------------------------- handshake
@@ -161,15 +161,27 @@ def test_handshake_missing_websocket_header_is_400(
     assert missing in response.json()["message"]
 
 
+def test_malformed_handshake_is_refused_and_binds_nothing(
+    http: urllib3.PoolManager, emu: Emulator
+) -> None:
+    register(http, emu)
+    headers = dict(HANDSHAKE, Authorization=f"Bearer {emu.api_key}")
+    headers["Sec-WebSocket-Key"] = "not base64 of 16 bytes"
+    response = upgrade_request(http, emu, headers)
+    assert response.status == 400
+    assert response.headers["Connection"] == "close"
+    assert status_of(http, emu)["status"] == "disconnected"
+    with open_socket(emu) as ws:  # the key's handshake slot was given back
+        assert ws.subprotocol == "wss"
+
+
 def test_handshake_without_credentials_is_401(http: urllib3.PoolManager, emu: Emulator) -> None:
     register(http, emu)
     response = upgrade_request(http, emu, HANDSHAKE)
     assert response.status == 401
     assert response.json()["type"] == "unauthorized"
-    with pytest.raises(Exception) as info:  # websockets' InvalidStatus
-        with open_socket(emu, subprotocols=["wss"]):
-            pass
-    assert "401" in str(info.value)
+    with pytest.raises(InvalidStatus, match="401"):
+        open_socket(emu, subprotocols=["wss"])
 
 
 def test_concurrent_handshake_for_one_key_is_429(http: urllib3.PoolManager, emu: Emulator) -> None:
@@ -179,8 +191,9 @@ def test_concurrent_handshake_for_one_key_is_429(http: urllib3.PoolManager, emu:
     thread = threading.Thread(target=lambda: opened.append(open_socket(emu)))
     thread.start()
     try:
-        wait_for(lambda: len(emu.requests()) == 2)  # the PUT and the slow handshake
-        time.sleep(0.05)
+        # The PUT and the slow handshake, which holds the key's handshake slot from before it
+        # takes the delay fault until the delay is over.
+        wait_for(lambda: len(emu.requests()) == 2)
         response = upgrade_request(
             http, emu, dict(HANDSHAKE, Authorization=f"Bearer {emu.api_key}")
         )
@@ -381,13 +394,17 @@ def test_pings_are_answered(http: urllib3.PoolManager, emu: Emulator) -> None:
 
 
 def test_channel_expires_after_disconnect(http: urllib3.PoolManager) -> None:
-    with Emulator(websocket_expiry=0.2) as emu:
+    clock = ManualClock()
+    with Emulator(websocket_expiry=86400, clock=clock) as emu:
         register(http, emu)
         with open_socket(emu):
-            time.sleep(0.3)  # connected: no expiry
+            wait_for(lambda: status_of(http, emu)["status"] == "connected")
+            clock.advance(2 * 86400)  # connected: no expiry
             assert status_of(http, emu)["status"] == "connected"
         wait_for(lambda: status_of(http, emu)["status"] == "disconnected")
-        time.sleep(0.25)
+        clock.advance(86399)
+        assert status_of(http, emu)["status"] == "disconnected"
+        clock.advance(1)
         assert rest(http, emu, "GET", "/v2/notification/websocket").status == 404
         with open_socket(emu) as ws:
             assert closed_with(ws)[0] == 1011

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from mds.emulator._clock import Clock
 from mds.emulator._faults import parse_fault
@@ -53,6 +53,14 @@ class _Setting(Generic[_T]):
     def __set__(self, instance: Emulator, value: _T) -> None:
         changes: dict[str, Any] = {self.name: value}
         instance.settings = dataclasses.replace(instance.settings, **changes)
+
+
+class _Running(NamedTuple):
+    """What a started emulator runs: the HTTP server, its thread, the webhook sender."""
+
+    server: EmulatorServer
+    thread: threading.Thread
+    webhooks: WebhookDispatcher
 
 
 class Emulator:
@@ -147,14 +155,12 @@ class Emulator:
         )
         self.webhook_ca_certs = webhook_ca_certs
         self._service = NotificationService(settings, api_keys=accepted, clock=clock)
-        self._server: EmulatorServer | None = None
-        self._serve_thread: threading.Thread | None = None
-        self._webhooks: WebhookDispatcher | None = None
+        self._running: _Running | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     def __repr__(self) -> str:
-        where = self.url if self._server is not None else "stopped"
+        where = self.url if self._running is not None else "stopped"
         return f"<Emulator {where}>"
 
     def __enter__(self) -> Emulator:
@@ -189,7 +195,7 @@ class Emulator:
     @property
     def running(self) -> bool:
         """Whether the emulator is serving."""
-        return self._server is not None
+        return self._running is not None
 
     @property
     def port(self) -> int:
@@ -198,9 +204,9 @@ class Emulator:
         Raises:
             RuntimeError: When the emulator is not running.
         """
-        if self._server is None:
+        if self._running is None:
             raise RuntimeError("the emulator is not running")
-        return int(self._server.server_address[1])
+        return int(self._running.server.server_address[1])
 
     @property
     def url(self) -> str:
@@ -226,7 +232,7 @@ class Emulator:
             RuntimeError: When it is already running.
             OSError: When the port cannot be bound.
         """
-        if self._server is not None:
+        if self._running is not None:
             raise RuntimeError("the emulator is already running")
         webhooks = WebhookDispatcher(self._service, self.webhook_ca_certs)
         try:
@@ -237,15 +243,14 @@ class Emulator:
             webhooks.stop()
             raise
         self._service.start()
-        self._webhooks = webhooks
-        self._server = server
-        self._serve_thread = threading.Thread(
+        thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
-            name=f"mds-emulator-{self.port}",
+            name=f"mds-emulator-{server.server_address[1]}",
             daemon=True,
         )
-        self._serve_thread.start()
+        self._running = _Running(server, thread, webhooks)
+        thread.start()
         logger.debug("emulator listening on %s", self.url)
         return self
 
@@ -253,21 +258,18 @@ class Emulator:
         """Stop serving: open websockets are closed with 1001, held long polls answer 204,
         webhook workers end, and every server thread is joined. Idempotent.
         """
-        server = self._server
-        if server is None:
+        running = self._running
+        if running is None:
             return
         self._service.stop()
+        server = running.server
         server.stopping.set()
         server.shutdown()
         server.close_all_connections()
         server.server_close()
-        if self._serve_thread is not None:
-            self._serve_thread.join()
-        if self._webhooks is not None:
-            self._webhooks.stop()
-        self._server = None
-        self._serve_thread = None
-        self._webhooks = None
+        running.thread.join()
+        running.webhooks.stop()
+        self._running = None
         logger.debug("emulator stopped")
 
     # ------------------------------------------------------------------ admin: injection

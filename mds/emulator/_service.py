@@ -189,11 +189,6 @@ class NotificationService:
 
     # ------------------------------------------------------------------ lifecycle
 
-    @property
-    def stopping(self) -> bool:
-        """Whether the service is stopped (between :meth:`stop` and :meth:`start`)."""
-        return self._stopping
-
     def start(self) -> None:
         """Serve again after :meth:`stop`."""
         with self._lock:
@@ -459,15 +454,17 @@ class NotificationService:
             was delivered, the callback was removed or replaced).
         """
         channel = delivery.channel
-        self._record_delivery(
-            delivery.url,
-            "delivery",
-            status,
-            error,
-            attempt=delivery.attempt,
-            items=delivery.items,
-        )
         with self._lock:
+            # Recorded in the same step as its consequence (a back-off, a removal), so that a
+            # reader who sees the record also sees the retry time that follows from it.
+            self._record_delivery(
+                delivery.url,
+                "delivery",
+                status,
+                error,
+                attempt=delivery.attempt,
+                items=delivery.items,
+            )
             state = self._states.get(channel.api_key)
             if state is None or state.channel is not channel:
                 return None
