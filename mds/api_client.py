@@ -7,16 +7,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 from urllib.parse import quote
 
 import urllib3
 
+from mds import models
 from mds._types import UNSET, TimeoutArg
 from mds._version import __version__
 from mds.configuration import Configuration
 from mds.exceptions import (
     ApiResponseError,
+    ApiTimeoutError,
     ApiTypeError,
     ApiValueError,
     ClientClosedError,
@@ -24,13 +26,17 @@ from mds.exceptions import (
     exception_for_status,
     redact_headers,
 )
-from mds.models._base import Model
-from mds.rest import RESTClientObject, RESTResponse, build_retry
+from mds.models._base import Model, parse_object
+from mds.rest import RESTClientObject, build_retry
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
-__all__ = ["ApiClient", "AsyncResult", "Operation", "UNSET"]
+__all__ = ["UNSET", "ApiClient", "AsyncResult", "Operation", "ResponseType"]
+
+#: What an operation returns for a status: a model class, a model's name (``"Webhook"``), ``"str"``
+#: (the body as text), another name such as ``"object"`` (plain JSON), or None (no body).
+ResponseType: TypeAlias = "type[Model] | str | None"
 
 
 class Operation(NamedTuple):
@@ -42,11 +48,12 @@ class Operation(NamedTuple):
     name: str
     method: str
     path: str
-    #: response type per 2xx status: a model class name, "str" for text, or None for no body
-    responses: Mapping[int, str | None] = {}
+    #: response type per 2xx status: a model class, "str" for text, "object" for plain JSON
+    #: (or a model class name, as generated clients have it), or None for no body
+    responses: Mapping[int, ResponseType] = {}
     accept: str | None = None
-    #: model class name of the request body, if the operation sends one
-    body_type: str | None = None
+    #: model class of the request body, if the operation sends one
+    body_type: type[Model] | None = None
     content_type: str | None = None
     #: a long poll: its read timeout is the configuration's long_poll_timeout
     long_poll: bool = False
@@ -63,21 +70,46 @@ class AsyncResult:
         self._future = future
 
     def get(self, timeout: float | None = None) -> Any:
-        return self._future.result(timeout)
+        """The call's result, waiting at most *timeout* seconds (None: as long as it takes).
+
+        Raises what the call raised; `mds.ApiTimeoutError` when *timeout* runs out first (the
+        call goes on); `mds.ClientClosedError` when the client was closed before the call ran.
+        """
+        if not self._finished(timeout):
+            raise ApiTimeoutError(f"the call did not finish within {timeout} s")
+        if self._future.cancelled():
+            raise ClientClosedError("the ApiClient was closed before the call ran")
+        return self._future.result()
 
     def wait(self, timeout: float | None = None) -> None:
+        """Wait until the call has finished, or at most *timeout* seconds; never raises."""
+        self._finished(timeout)
+
+    def _finished(self, timeout: float | None) -> bool:
+        # Imported here, not at module level: `import mds` stays lean, and a pool (which
+        # imported it) made this future.
+        from concurrent.futures import CancelledError
+        from concurrent.futures import TimeoutError as FutureTimeoutError
+
         try:
+            # exception(), not result(): it returns the call's exception instead of raising it,
+            # so a TimeoutError raised by the call itself is not taken for running out of time.
             self._future.exception(timeout)
-        except TimeoutError:
+        except FutureTimeoutError:  # not the builtin TimeoutError before Python 3.11
+            return False
+        except CancelledError:  # close() cancelled the call before it ran
             pass
+        return True
 
     def ready(self) -> bool:
+        """Whether the call has finished (or was cancelled by ``close()``)."""
         return self._future.done()
 
     def successful(self) -> bool:
+        """Whether the call finished without raising; ValueError if it has not finished."""
         if not self._future.done():
             raise ValueError("the call has not finished")
-        return self._future.exception() is None
+        return not self._future.cancelled() and self._future.exception() is None
 
 
 class _ClientLogger(logging.Logger):
@@ -103,8 +135,6 @@ class ApiClient:
     websocket it opened. Creating one starts no thread: the pool behind ``async_req=True`` is
     created on first use.
     """
-
-    PRIMITIVE_TYPES = (float, bool, bytes, str, int)
 
     def __init__(
         self,
@@ -241,7 +271,7 @@ class ApiClient:
         """
         self._check_open()
         if async_req:
-            return self._submit(
+            return self.submit(
                 self.call_operation, op, path_params=path_params, query_params=query_params,
                 header_params=header_params, body=body,
                 _return_http_data_only=_return_http_data_only,
@@ -361,12 +391,21 @@ class ApiClient:
             return urllib3.Timeout(connect=value[0], read=value[1])
         raise ApiTypeError("_request_timeout must be a number, a (connect, read) tuple or None")
 
-    def _track_websocket(self, connection: Any) -> None:
+    def track_websocket(self, connection: Any) -> None:
+        """Close *connection* (an open `mds.WebsocketConnection`) when this client closes.
+        Raises `ClientClosedError`, after closing it, if the client is closed already."""
         with self._lock:
-            self._websockets = {c for c in self._websockets if c.close_code is None}
-            self._websockets.add(connection)
+            closed = self._closed
+            if not closed:
+                self._websockets = {c for c in self._websockets if c.close_code is None}
+                self._websockets.add(connection)
+        if closed:
+            connection.close()
+            raise ClientClosedError("this ApiClient is closed; create a new one")
 
-    def _submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> AsyncResult:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Run ``fn(*args, **kwargs)`` on this client's pool of threads (what ``async_req=True``
+        does), created on first use. Raises `ClientClosedError` if the client is closed."""
         with self._lock:
             self._check_open()
             if self._pool is None:
@@ -395,9 +434,11 @@ class ApiClient:
             return obj.decode("utf-8")
         raise ApiTypeError(f"cannot serialise a {type(obj).__name__} to JSON")
 
-    def deserialize(self, response: Any, response_type: str | None) -> Any:
+    def deserialize(self, response: Any, response_type: ResponseType) -> Any:
         """The body of *response* (anything with ``.data`` and ``.status``) as *response_type*:
-        a model class name, ``"str"``, ``"object"`` (plain JSON), or None for no body.
+        a model class or its name (``"Webhook"``), ``"str"`` for the text, any other name
+        (``"object"``) for plain JSON, or None for no body. An empty body of a model type is
+        an empty model.
 
         Raises `mds.ApiResponseError` when the body is not valid JSON of the right shape.
         """
@@ -406,23 +447,32 @@ class ApiClient:
         raw = response.data
         if response_type == "str":
             return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        model = Model._registry.get(response_type)
+        model = _model_class(response_type)
         if not raw or raw.isspace():
             return model() if model is not None else None
         try:
-            doc = json.loads(raw)
-        except ValueError as exc:
-            raise _response_error(response, f"body is not valid JSON ({exc})") from exc
-        if model is None:
-            return doc
-        if type(doc) is not dict:
-            raise _response_error(
-                response, f"expected a JSON object for {response_type}, got {type(doc).__name__}"
-            )
-        try:
-            return model._wrap(doc)
+            if model is None:
+                return _parse_json(raw)
+            return model.from_wire(parse_object(raw, model.__name__))
         except ModelError as exc:
             raise _response_error(response, str(exc)) from exc
+
+
+def _model_class(response_type: ResponseType) -> type[Model] | None:
+    """The model class a response type names: the SDK's own classes only, so that a user's
+    subclass of the same name never replaces one."""
+    if isinstance(response_type, type):
+        return response_type
+    if response_type in models.__all__:
+        return getattr(models, response_type)  # type: ignore[no-any-return]
+    return None
+
+
+def _parse_json(raw: str | bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ModelError(f"not valid JSON ({exc})") from None
 
 
 def _response_error(response: Any, detail: str) -> ApiResponseError:
@@ -445,5 +495,3 @@ def _check_header(name: str, value: Any) -> None:
     except UnicodeEncodeError:
         raise ApiValueError(f"header {name!r}: the value has characters HTTP cannot carry") from None
 
-
-__all__ += ["RESTResponse"]

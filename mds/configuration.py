@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -82,8 +81,6 @@ class Configuration:
         elif api_key:
             self.api_key.update(api_key)
         self.api_key_prefix: dict[str, str] = dict(api_key_prefix or {})
-        self.username = ""
-        self.password = ""
         self.verify_ssl = verify_ssl
         self.ssl_ca_cert = ssl_ca_cert or certifi.where()
         self.cert_file = cert_file
@@ -141,6 +138,8 @@ class Configuration:
 
     def to_debug_report(self) -> str:
         """Versions and settings for a bug report. Never includes the API key."""
+        import platform  # here, not at module level: only a bug report needs it
+
         import urllib3
         import websockets
 
@@ -150,7 +149,8 @@ class Configuration:
             f"Python Version: {sys.version.split()[0]}\n"
             "Version of the API: 2\n"
             f"SDK Package Version: {__version__}\n"
-            f"urllib3: {urllib3.__version__}, websockets: {websockets.version.version}\n"
+            f"urllib3: {urllib3.__version__}, "  # type: ignore[attr-defined]  # not in its __all__
+            f"websockets: {websockets.version.version}\n"
             f"Host: {self.host}\n"
             f"API key set: {'yes' if self.api_key.get('Authorization') else 'no'}"
         )

@@ -6,7 +6,6 @@ The exception classes are re-exported here because generated clients import them
 
 from __future__ import annotations
 
-import logging
 import socket
 import ssl
 import weakref
@@ -38,13 +37,13 @@ from mds.exceptions import (
 )
 from mds.exceptions import parse_retry_after as _parse_retry_after
 
-__all__ = ["ApiException", "RESTClientObject", "RESTResponse", "build_retry"]
+__all__ = ["ApiException", "RESTClientObject", "build_retry"]
 
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS"})
 # backoff_jitter arrived with urllib3 2.0 (1.26 is supported too); no `inspect`, which is slow
 # to import.
-_HAS_JITTER = not urllib3.__version__.startswith("1.")
+_HAS_JITTER = not urllib3.__version__.startswith("1.")  # type: ignore[attr-defined]  # not in its __all__
 
 
 class _Retry(Retry):
@@ -55,7 +54,7 @@ class _Retry(Retry):
     give_up_after: float = 60.0
 
     def new(self, **kw: Any) -> _Retry:
-        fresh: _Retry = super().new(**kw)  # type: ignore[assignment]
+        fresh: _Retry = super().new(**kw)
         fresh.give_up_after = self.give_up_after
         return fresh
 
@@ -71,8 +70,8 @@ class _Retry(Retry):
         if response is not None and self.respect_retry_after_header:
             after = _parse_retry_after(response.headers.get("Retry-After"))
             if after is not None and after > self.give_up_after:
-                raise MaxRetryError(_pool, url or "", None)  # type: ignore[arg-type]
-        return super().increment(method, url, response, error, _pool, _stacktrace)  # type: ignore[arg-type]
+                raise MaxRetryError(_pool, url or "", None)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
 def build_retry(setting: Any, retry_after_max: float = 60.0) -> Retry | bool:
@@ -106,26 +105,6 @@ def build_retry(setting: Any, retry_after_max: float = 60.0) -> Retry | bool:
     retry = _Retry(**kwargs)
     retry.give_up_after = retry_after_max
     return retry
-
-
-class RESTResponse:
-    """A received response with its body read: ``status``, ``reason``, ``data`` (bytes), ``headers``."""
-
-    __slots__ = ("urllib3_response", "status", "reason", "data", "headers")
-
-    def __init__(self, resp: Any) -> None:
-        self.urllib3_response = resp
-        self.status: int = resp.status
-        self.reason: str = resp.reason or ""
-        self.data: bytes = resp.data
-        self.headers = resp.headers
-
-    def getheaders(self) -> Any:
-        """The response headers (generated-client compatibility; same as ``headers``)."""
-        return self.headers
-
-    def getheader(self, name: str, default: str | None = None) -> str | None:
-        return self.headers.get(name, default)
 
 
 def translate_transport_error(exc: BaseException, what: str) -> ApiTransportError:
@@ -206,7 +185,6 @@ class RESTClientObject:
         timeout: urllib3.Timeout | None,
         retries: Retry | bool,
         preload_content: bool = True,
-        logger: logging.Logger | None = None,
     ) -> Any:
         """Send one request (with retries); the urllib3 response, or an `mds` transport error."""
         try:

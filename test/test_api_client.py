@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+import urllib3
 
 import mds
 from conftest import API_KEY
@@ -45,8 +46,8 @@ def test_long_poll_default_read_timeout_outlasts_the_hold(server: ScriptedServer
     server.reply("GET", PULL, 204, delay=0.6)
     with make_client(server, timeout=(5.0, 0.2), long_poll_timeout=3.0) as client:
         assert not mds.NotificationsApi(client).long_poll_notifications()
+        server.reply("GET", CALLBACK, 200, {"url": "http://x"}, delay=0.6)
         with pytest.raises(mds.ApiTimeoutError):
-            server.reply("GET", CALLBACK, 200, {"url": "http://x"}, delay=0.6)
             mds.NotificationsApi(client).get_webhook()
     assert client.configuration.long_poll_timeout == 3.0
     assert mds.Configuration().long_poll_timeout == 90.0
@@ -67,9 +68,18 @@ def test_explicit_none_means_no_timeout(server: ScriptedServer) -> None:
     assert webhook.url == "http://x"
 
 
-def test_bad_timeout_type(server: ScriptedServer) -> None:
+@pytest.mark.parametrize("timeout", ["soon", True, (1.0, 2.0, 3.0)])
+def test_bad_timeout_type(server: ScriptedServer, timeout: object) -> None:
     with make_client(server) as client, pytest.raises(mds.ApiTypeError):
-        mds.NotificationsApi(client).get_webhook(_request_timeout="soon")
+        mds.NotificationsApi(client).get_webhook(_request_timeout=timeout)
+    assert server.requests == []
+
+
+def test_urllib3_timeout_is_taken_as_it_is(server: ScriptedServer) -> None:
+    server.reply("GET", CALLBACK, action="hang")
+    with make_client(server) as client, pytest.raises(mds.ApiTimeoutError):
+        mds.NotificationsApi(client).get_webhook(
+            _request_timeout=urllib3.Timeout(connect=2.0, read=0.2))
 
 
 # -- retries ----------------------------------------------------------------------------------
@@ -211,11 +221,46 @@ def test_call_api_for_other_endpoints(server: ScriptedServer, client: mds.ApiCli
     assert data == {"delivery_mechanism": "WEB_SOCKET"}
 
 
+def test_call_api_path_query_header_and_body(server: ScriptedServer,
+                                             client: mds.ApiClient) -> None:
+    server.reply("PUT", "/v2/things/a%20b", 201, {"url": "http://x"})
+    hook, status, _ = client.call_api(
+        "/v2/things/{id}", "put", path_params={"id": "a b"}, query_params={"q": "1&2"},
+        header_params={"X-Trace": "t1", "Content-Type": "application/json"},
+        body=mds.Webhook("http://x"), response_type="Webhook")
+    assert (hook, status) == (mds.Webhook("http://x"), 201)
+    sent = server.requests[0]
+    assert sent.path == "/v2/things/a%20b?q=1%262"
+    assert sent.header("X-Trace") == "t1"
+    assert sent.body == b'{"url":"http://x"}'
+    with pytest.raises(mds.ApiValueError):
+        client.call_api("/v2/x", "POST", post_params=[("a", "b")])
+    with pytest.raises(mds.ApiValueError):
+        client.call_api("/v2/x", "GET", header_params={"X-Bad": "a\r\nb"})
+    assert len(server.requests) == 1
+
+
+def test_bodies_serialise_as_generated_clients_do(client: mds.ApiClient) -> None:
+    import datetime
+
+    when = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone.utc)
+    assert client.sanitize_for_serialization(
+        {"hook": mds.Webhook("u"), "items": (1, 2.5, True, None), "at": when, "raw": b"x"}
+    ) == {"hook": {"url": "u"}, "items": [1, 2.5, True, None],
+          "at": "2024-05-01T12:00:00+00:00", "raw": "x"}
+    with pytest.raises(mds.ApiTypeError):
+        client.sanitize_for_serialization(object())
+    with pytest.raises(mds.ApiTypeError):
+        client.set_default_header("X-Count", 5)  # type: ignore[arg-type]
+
+
 # -- lifecycle --------------------------------------------------------------------------------
 def test_closed_client_raises_clearly(server: ScriptedServer) -> None:
     client = make_client(server)
+    assert not client.closed
     client.close()
     client.close()  # idempotent
+    assert client.closed
     with pytest.raises(mds.ClientClosedError, match="closed"):
         mds.NotificationsApi(client).get_webhook()
     with pytest.raises(mds.ClientClosedError):
@@ -296,7 +341,8 @@ def test_debug_logging_never_shows_secrets(server: ScriptedServer,
             api.get_webhook()
         text = caplog.text + repr(cfg) + cfg.to_debug_report() + str(info.value) + repr(info.value)
         text += repr(mds.Webhook("http://x", {"authorization": "hook-secret"}))
-    assert "PUT" in caplog.text and "-> 204" in caplog.text, "request line and status logged"
+    assert "PUT" in caplog.text, "request line logged"
+    assert "-> 204" in caplog.text, "status logged"
     assert API_KEY not in text
     assert "hook-secret" not in text
     assert "[secure]" in caplog.text
@@ -319,5 +365,130 @@ def test_debug_touches_no_global_state(server: ScriptedServer, tmp_path: object)
              logging.getLogger("mds").level, logging.getLogger("mds").handlers[:])
     assert before == after
     written = log_file.read_text()
-    assert "GET" in written and "200" in written
+    assert "GET" in written
+    assert "200" in written
     assert API_KEY not in written
+
+
+# -- async results ----------------------------------------------------------------------------
+def test_async_wait_returns_when_the_time_runs_out_and_get_raises_an_mds_timeout(
+    server: ScriptedServer, api: mds.NotificationsApi
+) -> None:
+    server.reply("GET", CALLBACK, 200, {"url": "http://late"}, delay=0.8)
+    result = api.get_webhook(async_req=True)
+    started = time.monotonic()
+    assert result.wait(0.1) is None  # returns, on every Python version
+    with pytest.raises(mds.ApiTimeoutError) as info:
+        result.get(timeout=0.1)
+    assert time.monotonic() - started < 0.7, "neither waited for the call"
+    assert isinstance(info.value, mds.MdsError)
+    assert not result.ready()
+    with pytest.raises(ValueError, match="not finished"):
+        result.successful()
+    assert result.get(timeout=5).url == "http://late", "the call went on"
+    result.wait()
+    assert result.ready()
+    assert result.successful()
+
+
+def test_closing_the_client_cancels_queued_calls(server: ScriptedServer) -> None:
+    server.reply("GET", CALLBACK, 200, {"url": "http://first"}, delay=0.3)
+    client = make_client(server, connection_pool_maxsize=1)  # one worker: the second call queues
+    api = mds.NotificationsApi(client)
+    first = api.get_webhook(async_req=True)
+    second = api.get_webhook(async_req=True)
+    client.close()
+    assert first.get(timeout=5).url == "http://first", "a running call finishes"
+    assert second.ready()
+    assert not second.successful()
+    with pytest.raises(mds.ClientClosedError):
+        second.get(timeout=5)
+    assert len(server.requests) == 1
+
+
+def test_submit_runs_any_call_on_the_pool(client: mds.ApiClient) -> None:
+    result = client.submit(lambda a, *, b: a + b, 1, b=2)
+    assert result.get(timeout=5) == 3
+    failing = client.submit(int, "not a number")
+    with pytest.raises(ValueError, match="invalid literal"):
+        failing.get(timeout=5)
+    assert not failing.successful()
+
+
+class _Closeable:
+    close_code: int | None = None
+
+    def close(self) -> None:
+        self.close_code = 1000
+
+
+def test_tracked_websockets_are_closed_with_the_client(server: ScriptedServer) -> None:
+    client = make_client(server)
+    connection = _Closeable()
+    client.track_websocket(connection)
+    client.close()
+    assert connection.close_code == 1000
+    late = _Closeable()
+    with pytest.raises(mds.ClientClosedError):
+        client.track_websocket(late)
+    assert late.close_code == 1000, "one that comes after close() is closed at once"
+
+
+# -- deserialisation --------------------------------------------------------------------------
+class _Body:
+    def __init__(self, data: bytes, status: int = 200) -> None:
+        self.data = data
+        self.status = status
+        self.headers = {"Content-Type": "application/json"}
+
+
+def test_deserialize_takes_a_model_class_or_its_name(client: mds.ApiClient) -> None:
+    body = _Body(b'{"url": "http://x", "headers": {"a": "b"}}')
+    by_name = client.deserialize(body, "Webhook")
+    by_class = client.deserialize(body, mds.Webhook)
+    assert type(by_name) is type(by_class) is mds.Webhook
+    assert by_name == by_class == mds.Webhook("http://x", {"a": "b"})
+    assert client.deserialize(_Body(b"[1, 2]"), "object") == [1, 2]
+    assert client.deserialize(_Body(b"REMOVED"), "str") == "REMOVED"
+    assert client.deserialize(body, None) is None
+    assert client.deserialize(_Body(b"  "), "NotificationMessage") == mds.NotificationMessage()
+    assert client.deserialize(_Body(b""), "object") is None
+
+
+@pytest.mark.parametrize(("data", "response_type", "detail"), [
+    (b"{", "Webhook", "not valid JSON"),
+    (b"{", "object", "not valid JSON"),
+    (b"[]", "Webhook", "expected a JSON object (a Webhook), got list"),
+    (b'{"notifications": 1}', mds.NotificationMessage, "NotificationMessage.notifications"),
+])
+def test_deserialize_turns_bad_bodies_into_response_errors(
+    client: mds.ApiClient, data: bytes, response_type: object, detail: str
+) -> None:
+    with pytest.raises(mds.ApiResponseError, match="unexpected response body") as info:
+        client.deserialize(_Body(data, 201), response_type)  # type: ignore[arg-type]
+    assert detail in str(info.value)
+    assert info.value.status == 201
+    assert isinstance(info.value.__cause__, mds.ModelError)
+
+
+def test_a_user_subclass_named_like_a_model_does_not_replace_it(
+    server: ScriptedServer, api: mds.NotificationsApi
+) -> None:
+    class Webhook(mds.Webhook):  # the name alone used to replace the SDK's class everywhere
+        pass
+
+    server.reply("GET", CALLBACK, 200, {"url": "http://x"})
+    assert type(api.get_webhook()) is mds.Webhook
+    assert type(api.api_client.deserialize(_Body(b'{"url": "u"}'), "Webhook")) is mds.Webhook
+    assert type(Webhook.from_dict({"url": "u"})) is Webhook
+
+
+def test_unset_is_one_sentinel_that_reads_well() -> None:
+    import pickle
+
+    from mds._types import UNSET, Unset
+
+    assert Unset() is UNSET
+    assert repr(UNSET) == "UNSET"
+    assert not UNSET
+    assert pickle.loads(pickle.dumps(UNSET)) is UNSET

@@ -10,10 +10,14 @@ import mds
 def test_defaults() -> None:
     cfg = mds.Configuration()
     assert cfg.host == "https://api.us-east-1.mbedcloud.com"
-    assert cfg.api_key == {} and cfg.api_key_prefix == {}
-    assert cfg.verify_ssl is True and cfg.ssl_ca_cert == certifi.where()
-    assert cfg.timeout == (10.0, 30.0) and cfg.long_poll_timeout == 90.0
-    assert cfg.debug is False and cfg.proxy is None
+    assert cfg.api_key == {}
+    assert cfg.api_key_prefix == {}
+    assert cfg.verify_ssl is True
+    assert cfg.ssl_ca_cert == certifi.where()
+    assert cfg.timeout == (10.0, 30.0)
+    assert cfg.long_poll_timeout == 90.0
+    assert cfg.debug is False
+    assert cfg.proxy is None
     assert cfg.get_api_key_with_prefix() is None
 
 
@@ -21,7 +25,8 @@ def test_instances_own_their_dicts() -> None:
     a, b = mds.Configuration(), mds.Configuration()
     a.api_key["Authorization"] = "ak_a"
     a.api_key_prefix["Authorization"] = "Bearer"
-    assert b.api_key == {} and b.api_key_prefix == {}
+    assert b.api_key == {}
+    assert b.api_key_prefix == {}
 
 
 def test_keyword_arguments() -> None:

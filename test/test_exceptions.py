@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from typing import ClassVar
 
 import pytest
 
@@ -38,7 +39,8 @@ def test_tree_shape() -> None:
 def test_exception_for_status(status: int, cls: type) -> None:
     exc = exceptions.exception_for_status(status, "Reason", b'{"code": %d}' % status, {})
     assert type(exc) is cls
-    assert exc.status == status and exc.code == status
+    assert exc.status == status
+    assert exc.code == status
 
 
 def test_pickles_with_all_fields() -> None:
@@ -55,7 +57,8 @@ def test_pickles_with_all_fields() -> None:
     assert pickle.loads(pickle.dumps(conflict)).channel == "webhook"
     for transport in (mds.ApiTimeoutError("read timed out"), mds.WebsocketClosedError(1011, "x")):
         again = pickle.loads(pickle.dumps(transport))
-        assert str(again) == str(transport) and again.status == 0
+        assert str(again) == str(transport)
+        assert again.status == 0
     assert pickle.loads(pickle.dumps(mds.WebsocketClosedError(1008, "policy"))).code == 1008
 
 
@@ -71,7 +74,7 @@ def test_generated_constructor_form() -> None:
         status = 404
         reason = "Not Found"
         data = b'{"message": "no channel"}'
-        headers = {"Content-Type": "application/json"}
+        headers: ClassVar[dict[str, str]] = {"Content-Type": "application/json"}
 
     exc = mds.ApiException(http_resp=Response())
     assert (exc.status, exc.reason, exc.message) == (404, "Not Found", "no channel")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 import mds
 from mds.exceptions import ModelError
+from mds.models.notification_message import parse_message
 
 WIRE_EXAMPLES = [
     '{"notifications":[{"ep":"0172b9ba5409000000000001001117f5","path":"/3200/0/5501","ct":"text/plain","payload":"NTc=","max-age":0}]}',
@@ -28,7 +31,7 @@ def test_wire_examples_round_trip(wire: str) -> None:
     assert message.to_dict() == doc
     assert mds.NotificationMessage.from_dict(message.to_dict()) == message
     assert message
-    assert eval(  # noqa: S307 - repr is valid Python for plain values
+    assert eval(  # repr is valid Python for plain values
         repr(message), {k: getattr(mds, k) for k in mds.models.__all__}
     ) == message
 
@@ -71,12 +74,14 @@ def test_constructors_use_python_names_and_serialise_to_wire_keys() -> None:
 
 def test_empty_message_is_falsy_and_lists_are_never_none() -> None:
     message = mds.NotificationMessage()
-    assert not message and len(message) == 0
+    assert not message
+    assert len(message) == 0
     for name in ("notifications", "registrations", "reg_updates", "de_registrations",
                  "registrations_expired", "async_responses"):
         assert getattr(message, name) == []
     message.notifications.append(mds.NotificationData(ep="a"))
-    assert message and message.to_dict() == {"notifications": [{"ep": "a"}]}
+    assert message
+    assert message.to_dict() == {"notifications": [{"ep": "a"}]}
 
 
 @pytest.mark.parametrize(("wire", "expected"), [({"max-age": 60}, 60), ({"max-age": "60"}, 60),
@@ -99,7 +104,7 @@ def test_websocket_channel_both_service_versions(wire: dict[str, Any],
                                                  channel: mds.WebsocketChannel) -> None:
     parsed = mds.WebsocketChannel.from_dict(wire)
     assert (parsed.channel_id, parsed.queue_size, parsed.status) == (
-        channel.channel_id, int(channel.queue_size), channel.status)
+        channel.channel_id, channel.queue_size, channel.status)
     assert parsed.to_dict() == wire, "the service's own spelling survives a round trip"
 
 
@@ -132,9 +137,178 @@ def test_models_are_unhashable_and_compare_by_value() -> None:
         hash(mds.Webhook("u"))
 
 
+def test_setters_read_back_as_the_wire_would_and_keep_the_spelling_given() -> None:
+    data = mds.NotificationData.from_dict({"ep": "e", "max-age": "60"})
+    assert data.max_age == 60
+    assert data.to_dict()["max-age"] == "60"
+    data.max_age = "30"  # type: ignore[assignment]
+    assert data.max_age == 30
+    assert data.to_dict() == {"ep": "e", "max-age": "30"}
+    data.max_age = 5
+    assert data.to_dict() == {"ep": "e", "max-age": 5}
+    data.ep = "other"
+    assert data.to_dict()["ep"] == "other"
+    channel = mds.WebsocketChannel.from_dict({"queue_size": "2"})
+    assert channel.queue_size == 2
+    assert channel.to_dict() == {"queue_size": "2"}
+    channel.queue_size = 7
+    assert channel.to_dict() == {"queueSize": 7}, "a new value goes out under the main key"
+    message = mds.NotificationMessage.from_dict({"registrations-expired": ["d"]})
+    message.registrations_expired = None  # type: ignore[assignment]
+    assert message.registrations_expired == []
+    assert not message
+
+
+def test_equality_is_by_meaning_not_by_spelling() -> None:
+    assert mds.NotificationData(max_age="60") == mds.NotificationData(max_age=60)
+    assert mds.WebsocketChannel.from_dict({"queueSize": 3}) == mds.WebsocketChannel.from_dict(
+        {"queue_size": "3"})
+    assert mds.NotificationData.from_dict({"ep": "e", "new": 1}) != mds.NotificationData(ep="e")
+    assert mds.NotificationMessage(notifications=[mds.NotificationData(ep="e")]) == \
+        mds.NotificationMessage.from_dict({"notifications": [{"ep": "e"}]})
+
+
+def test_iteration_gives_every_attribute_by_python_name() -> None:
+    resource = mds.ResourcesData(path="/1/0/1", _if="sensor")
+    assert dict(resource) == {"path": "/1/0/1", "ct": None, "obs": None, "rt": None,
+                              "_if": "sensor"}
+    assert dict(mds.EndpointData(ep="d"))["resources"] == []
+
+
+def test_repr_shows_unknown_keys_and_hides_secrets() -> None:
+    data = mds.NotificationData.from_dict({"ep": "e", "max-age": "1", "new-field": True})
+    assert repr(data) == "NotificationData(ep='e', max_age=1, 'new-field': True)"
+    hook = mds.Webhook.from_dict({"url": "u", "headers": {"authorization": "s3"}, "x": None})
+    assert repr(hook) == "Webhook(url='u', headers={'authorization': '[secure]'})"
+    assert "s3" not in hook.to_str()
+
+
+@pytest.mark.parametrize("wire", WIRE_EXAMPLES)
+def test_models_pickle_and_copy(wire: str) -> None:
+    message = mds.NotificationMessage.from_dict(json.loads(wire))
+    for clone in (pickle.loads(pickle.dumps(message)), copy.deepcopy(message)):
+        assert clone == message
+        assert clone is not message
+        assert clone.to_dict() == message.to_dict()
+    data = mds.NotificationData(max_age="7")
+    assert pickle.loads(pickle.dumps(data)).to_dict() == {"max-age": "7"}
+
+
+def test_from_dict_copies_and_from_wire_adopts() -> None:
+    doc: dict[str, Any] = {"notifications": [{"ep": "e", "max_age": 1}], "max_age": 5}
+    copied = mds.NotificationMessage.from_dict(doc)
+    doc["notifications"][0]["ep"] = "changed"
+    assert copied.notifications[0].ep == "e"
+    assert copied.to_dict() == {"notifications": [{"ep": "e", "max_age": 1}], "max_age": 5}
+    assert mds.NotificationData.from_dict({"max_age": 1}).to_dict() == {"max-age": 1}, (
+        "python names are accepted at the top level")
+    wire = json.loads(WIRE_EXAMPLES[0])
+    adopted = mds.NotificationMessage.from_wire(wire)
+    assert adopted == mds.NotificationMessage.from_dict(json.loads(WIRE_EXAMPLES[0]))
+    with pytest.raises(ModelError, match="expected a JSON object, got list"):
+        mds.NotificationMessage.from_wire([])  # type: ignore[arg-type]
+
+
+def test_items_that_are_not_objects_are_kept_for_the_event_layer() -> None:
+    message = mds.NotificationMessage.from_dict(
+        {"notifications": ["junk", {"ep": "e"}], "registrations": [7]})
+    assert message.notifications[0] == "junk"
+    assert message.notifications[1].ep == "e"
+    assert message.registrations == [7]
+    assert len(message) == 3
+
+
+@pytest.mark.parametrize(("wire", "where"), [
+    ({"registrations": [{"ep": "d", "resources": {"path": "/1"}}]}, "EndpointData.resources"),
+    ({"de-registrations": "d"}, "NotificationMessage.de_registrations"),
+    ({"async-responses": {"id": "x"}}, "NotificationMessage.async_responses"),
+])
+def test_wrong_typed_nested_values_are_model_errors(wire: dict[str, Any], where: str) -> None:
+    with pytest.raises(ModelError, match=f"{where}: expected a JSON array"):
+        mds.NotificationMessage.from_dict(wire)
+    with pytest.raises(ModelError, match="not a NotificationMessage"):
+        parse_message(json.dumps(wire))
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    (b"{", "not valid JSON"),
+    (b"\xff", "not valid JSON"),
+    ("[1]", "expected a JSON object (a NotificationMessage), got list"),
+])
+def test_parse_message_says_what_is_wrong(raw: str | bytes, message: str) -> None:
+    with pytest.raises(ModelError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_message(raw)
+    assert parse_message(b'{"notifications": ["x"], "new": 1}') == {
+        "notifications": ["x"], "new": 1}
+    registrations = {"registrations": [{"ep": "d", "resources": [{"path": "/1"}]}, "junk"]}
+    assert parse_message(json.dumps(registrations)) == registrations
+
+
+def test_a_new_enum_value_is_accepted() -> None:
+    channel = mds.WebsocketChannel.from_dict({"status": "hibernating", "queueSize": "unknown"})
+    assert channel.status == "hibernating"
+    odd: object = channel.queue_size
+    assert odd == "unknown", "an odd value is kept as sent, for the caller to judge"
+
+
+def test_subclasses_are_models_of_their_own_and_never_replace_the_sdk_ones() -> None:
+    class NotificationData(mds.NotificationData):
+        def label(self) -> str:
+            return f"{self.ep}{self.path}"
+
+    mine = NotificationData.from_dict({"ep": "e", "path": "/1"})
+    assert type(mine) is NotificationData
+    assert mine.label() == "e/1"
+    mine.note = "subclasses without __slots__ keep a __dict__"  # type: ignore[attr-defined]
+    message = mds.NotificationMessage.from_dict({"notifications": [{"ep": "e"}]})
+    assert type(message.notifications[0]) is mds.NotificationData
+
+
+def test_check_webhook_lives_with_the_webhook_and_is_importable_as_before() -> None:
+    from mds.api import notifications_api
+    from mds.models.webhook import WEBHOOK_MAX_LENGTH, check_webhook
+
+    assert notifications_api.check_webhook is check_webhook
+    assert notifications_api.WEBHOOK_MAX_LENGTH == WEBHOOK_MAX_LENGTH == 400
+    assert check_webhook({"url": "https://h.example/x"}) == mds.Webhook("https://h.example/x")
+    with pytest.raises(mds.ApiTypeError):
+        check_webhook("https://h.example/x")
+    with pytest.raises(mds.ApiTypeError):
+        check_webhook(mds.Webhook(url=5))  # type: ignore[arg-type]
+    with pytest.raises(mds.ApiTypeError):
+        check_webhook(mds.Webhook("https://h", headers=["a"]))  # type: ignore[arg-type]
+    with pytest.raises(mds.ApiTypeError):
+        check_webhook(mds.Webhook("https://h", headers={"a": 1}))  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize(("sent", "read"), [
+    (" 7 ", 7), ("-3", -3), ("2.0", 2), (2.0, 2), ("1.5", "1.5"), (2.5, 2.5), ("soon", "soon"),
+    (True, True),
+])
+def test_whole_numbers_read_as_int_and_anything_else_as_sent(sent: Any, read: Any) -> None:
+    data = mds.NotificationData.from_dict({"max-age": sent})
+    assert data.max_age == read
+    assert type(data.max_age) is type(read)
+    assert data.to_dict() == {"max-age": sent}
+
+
+def test_nested_values_serialise_to_plain_json() -> None:
+    message = mds.NotificationMessage.from_dict(
+        {"notifications": [mds.NotificationData(ep="e", max_age="1")],
+         "extra": {"kept": 1, "dropped": None, "empty": []}})
+    assert message.to_dict() == {"notifications": [{"ep": "e", "max-age": "1"}],
+                                 "extra": {"kept": 1}}
+    hook = mds.Webhook("u", headers="a bare secret")  # type: ignore[arg-type]
+    assert "a bare secret" not in repr(hook) + hook.to_str()
+    assert mds.Webhook("u").to_str() == "{'url': 'u'}"
+
+
 # -- property-based: any wire message survives from_dict -> to_dict --------------------------
 text = st.text(max_size=20)
-maybe = lambda s: st.one_of(st.none(), s)  # noqa: E731
+
+
+def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.none(), strategy)
 
 
 def drop_none(d: dict[str, Any]) -> dict[str, Any]:

@@ -144,7 +144,8 @@ def test_error_status(server: ScriptedServer, api: mds.NotificationsApi, name: s
     assert exc.message == "it failed"
     assert exc.request_id == "0123456789abcdef0123456789abcdef"
     assert exc.fields == [{"name": "url", "message": "not reachable"}]
-    assert "it failed" in str(exc) and str(status) in str(exc)
+    assert "it failed" in str(exc)
+    assert str(status) in str(exc)
     check_request(server, name)
 
 
@@ -182,7 +183,8 @@ def test_async_req_and_asynchronous_alias(server: ScriptedServer,
     second = api.get_webhook(asynchronous=True)
     assert first.get(timeout=5).url == "https://example.com/hook"
     assert second.get(timeout=5) == mds.Webhook.from_dict(WEBHOOK_JSON)
-    assert first.ready() and first.successful()
+    assert first.ready()
+    assert first.successful()
 
 
 def test_async_req_raises_from_get(server: ScriptedServer, api: mds.NotificationsApi) -> None:
@@ -195,13 +197,13 @@ def test_async_req_raises_from_get(server: ScriptedServer, api: mds.Notification
 
 def test_unknown_keyword_is_type_error(api: mds.NotificationsApi) -> None:
     with pytest.raises(TypeError, match="unexpected keyword"):
-        api.get_webhook(colour="blue")  # type: ignore[call-arg]
+        api.get_webhook(colour="blue")  # type: ignore[call-overload]
 
 
 def test_missing_required_webhook_is_value_error(server: ScriptedServer,
                                                  api: mds.NotificationsApi) -> None:
     with pytest.raises(ValueError, match="webhook"):
-        api.register_webhook(None)  # type: ignore[arg-type]
+        api.register_webhook(None)  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="url"):
         api.register_webhook(mds.Webhook())
     assert server.requests == []
@@ -226,7 +228,7 @@ def test_webhook_limits_checked_before_sending(server: ScriptedServer,
 def test_register_webhook_accepts_a_dict(server: ScriptedServer,
                                          api: mds.NotificationsApi) -> None:
     server.reply("PUT", "/v2/notification/callback", 204)
-    api.register_webhook(WEBHOOK_JSON)  # type: ignore[arg-type]
+    api.register_webhook(WEBHOOK_JSON)
     assert json.loads(server.requests[0].body) == WEBHOOK_JSON
 
 
@@ -262,7 +264,8 @@ def test_forward_compatible_bodies(server: ScriptedServer, api: mds.Notification
     assert message.notifications[0].payload_bytes == b"1"
     assert message.de_registrations[0]["ep"] == "e2"
     assert message.registrations_expired == ["e3"]
-    assert message.registrations == [] and message.reg_updates == []
+    assert message.registrations == []
+    assert message.reg_updates == []
     assert message.to_dict() == body
 
 

@@ -4,30 +4,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from mds._types import UNSET, TimeoutArg
 from mds.api_client import ApiClient, Operation
-from mds.exceptions import ApiTypeError, ApiValueError
+from mds.exceptions import ApiValueError
 from mds.models import NotificationMessage, Webhook, WebsocketChannel
+from mds.models.webhook import WEBHOOK_MAX_LENGTH as WEBHOOK_MAX_LENGTH  # re-exported, as before
+from mds.models.webhook import check_webhook as check_webhook  # re-exported, as before
 
 if TYPE_CHECKING:
     from mds.websocket import WebsocketConnection
 
-#: The service's limit on a webhook's URL plus all header names and values.
-WEBHOOK_MAX_LENGTH = 400
-
 REGISTER_WEBHOOK = Operation(
     "register_webhook", "PUT", "/v2/notification/callback", {204: None, 200: None},
-    body_type="Webhook", content_type="application/json",
+    body_type=Webhook, content_type="application/json",
 )
 GET_WEBHOOK = Operation(
-    "get_webhook", "GET", "/v2/notification/callback", {200: "Webhook"}, accept="application/json"
+    "get_webhook", "GET", "/v2/notification/callback", {200: Webhook}, accept="application/json"
 )
 DEREGISTER_WEBHOOK = Operation("deregister_webhook", "DELETE", "/v2/notification/callback", {204: None})
 LONG_POLL_NOTIFICATIONS = Operation(
     "long_poll_notifications", "GET", "/v2/notification/pull",
-    {200: "NotificationMessage", 204: "NotificationMessage"}, accept="application/json",
+    {200: NotificationMessage, 204: NotificationMessage}, accept="application/json",
     long_poll=True,
 )
 DELETE_LONG_POLL_CHANNEL = Operation(
@@ -35,10 +34,10 @@ DELETE_LONG_POLL_CHANNEL = Operation(
 )
 REGISTER_WEBSOCKET = Operation(
     "register_websocket", "PUT", "/v2/notification/websocket",
-    {200: "WebsocketChannel", 201: "WebsocketChannel"}, accept="application/json",
+    {200: WebsocketChannel, 201: WebsocketChannel}, accept="application/json",
 )
 GET_WEBSOCKET = Operation(
-    "get_websocket", "GET", "/v2/notification/websocket", {200: "WebsocketChannel"},
+    "get_websocket", "GET", "/v2/notification/websocket", {200: WebsocketChannel},
     accept="application/json",
 )
 DELETE_WEBSOCKET = Operation("delete_websocket", "DELETE", "/v2/notification/websocket", {204: None})
@@ -47,39 +46,6 @@ DELETE_WEBSOCKET = Operation("delete_websocket", "DELETE", "/v2/notification/web
 def _async(async_req: bool, asynchronous: bool | None) -> bool:
     # ``asynchronous`` is the name the service's earlier client used.
     return bool(async_req or asynchronous)
-
-
-def check_webhook(webhook: Any) -> Webhook:
-    """Check a webhook as the service would, before anything is sent (raises `ApiValueError`)."""
-    if webhook is None:
-        raise ApiValueError("Missing the required parameter `webhook` when calling `register_webhook`")
-    if isinstance(webhook, dict):
-        webhook = Webhook.from_dict(webhook)
-    if not isinstance(webhook, Webhook):
-        raise ApiTypeError(f"webhook must be a mds.Webhook, got {type(webhook).__name__}")
-    url = webhook.url
-    if not url:
-        raise ApiValueError("Invalid value for `url`, must not be `None`")
-    if not isinstance(url, str):
-        raise ApiTypeError("Webhook.url must be a string")
-    if not url.lower().startswith(("http://", "https://")):
-        raise ApiValueError("Webhook.url must be an http:// or https:// URL")
-    headers = webhook.headers or {}
-    if not isinstance(headers, dict):
-        raise ApiTypeError("Webhook.headers must be a dict of strings")
-    total = len(url)
-    for text in (url, *headers.keys(), *headers.values()):
-        if not isinstance(text, str):
-            raise ApiTypeError("Webhook header names and values must be strings")
-        if "\r" in text or "\n" in text:
-            raise ApiValueError("Webhook URL and header names/values must not contain CR or LF")
-    total += sum(len(k) + len(v) for k, v in headers.items())
-    if total > WEBHOOK_MAX_LENGTH:
-        raise ApiValueError(
-            f"Webhook URL plus header names and values is {total} characters; "
-            f"the service allows at most {WEBHOOK_MAX_LENGTH}"
-        )
-    return webhook
 
 
 class NotificationsApi:
@@ -94,26 +60,41 @@ class NotificationsApi:
         self.api_client = api_client if api_client is not None else ApiClient()
 
     # -- webhook -------------------------------------------------------------------------------
+    @overload
     def register_webhook(
-        self, webhook: Webhook, *, async_req: bool = False, asynchronous: bool | None = None,
-        _return_http_data_only: bool = True, _preload_content: bool = True,
+        self, webhook: Webhook | dict[str, Any], *, async_req: Literal[False] = False,
+        asynchronous: Literal[False] | None = None, _return_http_data_only: Literal[True] = True,
+        _preload_content: Literal[True] = True,
         _request_timeout: TimeoutArg = UNSET,
-    ) -> None:
+    ) -> None: ...
+    @overload
+    def register_webhook(
+        self, webhook: Webhook | dict[str, Any], *, async_req: bool = False,
+        asynchronous: bool | None = None, _return_http_data_only: bool = True,
+        _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> Any: ...
+    def register_webhook(
+        self, webhook: Webhook | dict[str, Any], *, async_req: bool = False,
+        asynchronous: bool | None = None, _return_http_data_only: bool = True,
+        _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> Any:
         """Register a callback URL (PUT /v2/notification/callback). Returns None.
 
         The service sends ``{}`` to the URL to validate it (400 if that fails). The URL plus all
         header names and values must fit in 400 characters; that is checked before sending.
         """
-        return self.register_webhook_with_http_info(  # type: ignore[no-any-return]
+        return self.register_webhook_with_http_info(
             webhook, async_req=async_req, asynchronous=asynchronous,
             _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
         )
 
     def register_webhook_with_http_info(
-        self, webhook: Webhook, *, async_req: bool = False, asynchronous: bool | None = None,
-        _return_http_data_only: bool = False, _preload_content: bool = True,
-        _request_timeout: TimeoutArg = UNSET,
+        self, webhook: Webhook | dict[str, Any], *, async_req: bool = False,
+        asynchronous: bool | None = None, _return_http_data_only: bool = False,
+        _preload_content: bool = True, _request_timeout: TimeoutArg = UNSET,
     ) -> Any:
         """`register_webhook`, returning ``(None, status, headers)``."""
         webhook = check_webhook(webhook)
@@ -123,14 +104,26 @@ class NotificationsApi:
             _request_timeout=_request_timeout,
         )
 
+    @overload
+    def get_webhook(
+        self, *, async_req: Literal[False] = False, asynchronous: Literal[False] | None = None,
+        _return_http_data_only: Literal[True] = True, _preload_content: Literal[True] = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> Webhook: ...
+    @overload
     def get_webhook(
         self, *, async_req: bool = False, asynchronous: bool | None = None,
         _return_http_data_only: bool = True, _preload_content: bool = True,
         _request_timeout: TimeoutArg = UNSET,
-    ) -> Webhook:
+    ) -> Any: ...
+    def get_webhook(
+        self, *, async_req: bool = False, asynchronous: bool | None = None,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> Any:
         """Check callback URL (GET /v2/notification/callback). Returns a `Webhook`; 404 raises
         `NotFoundException` when none is registered."""
-        return self.get_webhook_with_http_info(  # type: ignore[no-any-return]
+        return self.get_webhook_with_http_info(
             async_req=async_req, asynchronous=asynchronous,
             _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
@@ -148,13 +141,25 @@ class NotificationsApi:
             _request_timeout=_request_timeout,
         )
 
+    @overload
+    def deregister_webhook(
+        self, *, async_req: Literal[False] = False, asynchronous: Literal[False] | None = None,
+        _return_http_data_only: Literal[True] = True, _preload_content: Literal[True] = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> None: ...
+    @overload
     def deregister_webhook(
         self, *, async_req: bool = False, asynchronous: bool | None = None,
         _return_http_data_only: bool = True, _preload_content: bool = True,
         _request_timeout: TimeoutArg = UNSET,
-    ) -> None:
+    ) -> Any: ...
+    def deregister_webhook(
+        self, *, async_req: bool = False, asynchronous: bool | None = None,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> Any:
         """Delete callback URL (DELETE /v2/notification/callback). Returns None."""
-        return self.deregister_webhook_with_http_info(  # type: ignore[no-any-return]
+        return self.deregister_webhook_with_http_info(
             async_req=async_req, asynchronous=asynchronous,
             _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
@@ -173,18 +178,30 @@ class NotificationsApi:
         )
 
     # -- long poll -----------------------------------------------------------------------------
+    @overload
+    def long_poll_notifications(
+        self, *, async_req: Literal[False] = False, asynchronous: Literal[False] | None = None,
+        _return_http_data_only: Literal[True] = True, _preload_content: Literal[True] = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> NotificationMessage: ...
+    @overload
     def long_poll_notifications(
         self, *, async_req: bool = False, asynchronous: bool | None = None,
         _return_http_data_only: bool = True, _preload_content: bool = True,
         _request_timeout: TimeoutArg = UNSET,
-    ) -> NotificationMessage:
+    ) -> Any: ...
+    def long_poll_notifications(
+        self, *, async_req: bool = False, asynchronous: bool | None = None,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> Any:
         """Get notifications using Long Poll (GET /v2/notification/pull).
 
         Returns a `NotificationMessage`: the batch on 200, an empty (falsy) one on 204. The read
         timeout defaults to the configuration's ``long_poll_timeout`` (90 s), above the server's
         hold, and a read timeout is never retried.
         """
-        return self.long_poll_notifications_with_http_info(  # type: ignore[no-any-return]
+        return self.long_poll_notifications_with_http_info(
             async_req=async_req, asynchronous=asynchronous,
             _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
@@ -202,16 +219,28 @@ class NotificationsApi:
             _request_timeout=_request_timeout,
         )
 
+    @overload
+    def delete_long_poll_channel(
+        self, *, async_req: Literal[False] = False, asynchronous: Literal[False] | None = None,
+        _return_http_data_only: Literal[True] = True, _preload_content: Literal[True] = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> str | None: ...
+    @overload
     def delete_long_poll_channel(
         self, *, async_req: bool = False, asynchronous: bool | None = None,
         _return_http_data_only: bool = True, _preload_content: bool = True,
         _request_timeout: TimeoutArg = UNSET,
-    ) -> str | None:
+    ) -> Any: ...
+    def delete_long_poll_channel(
+        self, *, async_req: bool = False, asynchronous: bool | None = None,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> Any:
         """Delete notification Long Poll channel (DELETE /v2/notification/pull).
 
         Returns the service's text answer, ``"REMOVED"`` or ``"ALREADY_DELETED"``.
         """
-        return self.delete_long_poll_channel_with_http_info(  # type: ignore[no-any-return]
+        return self.delete_long_poll_channel_with_http_info(
             async_req=async_req, asynchronous=asynchronous,
             _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
@@ -230,14 +259,26 @@ class NotificationsApi:
         )
 
     # -- websocket -----------------------------------------------------------------------------
+    @overload
+    def register_websocket(
+        self, *, async_req: Literal[False] = False, asynchronous: Literal[False] | None = None,
+        _return_http_data_only: Literal[True] = True, _preload_content: Literal[True] = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> WebsocketChannel: ...
+    @overload
     def register_websocket(
         self, *, async_req: bool = False, asynchronous: bool | None = None,
         _return_http_data_only: bool = True, _preload_content: bool = True,
         _request_timeout: TimeoutArg = UNSET,
-    ) -> WebsocketChannel:
+    ) -> Any: ...
+    def register_websocket(
+        self, *, async_req: bool = False, asynchronous: bool | None = None,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> Any:
         """Register a websocket channel (PUT /v2/notification/websocket). Returns the
         `WebsocketChannel` (201 registered, 200 already registered)."""
-        return self.register_websocket_with_http_info(  # type: ignore[no-any-return]
+        return self.register_websocket_with_http_info(
             async_req=async_req, asynchronous=asynchronous,
             _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
@@ -255,13 +296,25 @@ class NotificationsApi:
             _request_timeout=_request_timeout,
         )
 
+    @overload
+    def get_websocket(
+        self, *, async_req: Literal[False] = False, asynchronous: Literal[False] | None = None,
+        _return_http_data_only: Literal[True] = True, _preload_content: Literal[True] = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> WebsocketChannel: ...
+    @overload
     def get_websocket(
         self, *, async_req: bool = False, asynchronous: bool | None = None,
         _return_http_data_only: bool = True, _preload_content: bool = True,
         _request_timeout: TimeoutArg = UNSET,
-    ) -> WebsocketChannel:
+    ) -> Any: ...
+    def get_websocket(
+        self, *, async_req: bool = False, asynchronous: bool | None = None,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> Any:
         """Get websocket channel information (GET /v2/notification/websocket)."""
-        return self.get_websocket_with_http_info(  # type: ignore[no-any-return]
+        return self.get_websocket_with_http_info(
             async_req=async_req, asynchronous=asynchronous,
             _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
@@ -279,13 +332,25 @@ class NotificationsApi:
             _request_timeout=_request_timeout,
         )
 
+    @overload
+    def delete_websocket(
+        self, *, async_req: Literal[False] = False, asynchronous: Literal[False] | None = None,
+        _return_http_data_only: Literal[True] = True, _preload_content: Literal[True] = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> None: ...
+    @overload
     def delete_websocket(
         self, *, async_req: bool = False, asynchronous: bool | None = None,
         _return_http_data_only: bool = True, _preload_content: bool = True,
         _request_timeout: TimeoutArg = UNSET,
-    ) -> None:
+    ) -> Any: ...
+    def delete_websocket(
+        self, *, async_req: bool = False, asynchronous: bool | None = None,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> Any:
         """Delete websocket channel (DELETE /v2/notification/websocket). Returns None."""
-        return self.delete_websocket_with_http_info(  # type: ignore[no-any-return]
+        return self.delete_websocket_with_http_info(
             async_req=async_req, asynchronous=asynchronous,
             _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
@@ -303,12 +368,26 @@ class NotificationsApi:
             _request_timeout=_request_timeout,
         )
 
+    @overload
+    def connect_websocket(
+        self, connection: str = "Upgrade", upgrade: str = "websocket",
+        sec_web_socket_protocol: str | None = None, *, subprotocol_auth: bool = False,
+        async_req: Literal[False] = False, asynchronous: Literal[False] | None = None,
+        _return_http_data_only: Literal[True] = True, _request_timeout: TimeoutArg = UNSET,
+    ) -> WebsocketConnection: ...
+    @overload
     def connect_websocket(
         self, connection: str = "Upgrade", upgrade: str = "websocket",
         sec_web_socket_protocol: str | None = None, *, subprotocol_auth: bool = False,
         async_req: bool = False, asynchronous: bool | None = None,
         _return_http_data_only: bool = True, _request_timeout: TimeoutArg = UNSET,
-    ) -> WebsocketConnection:
+    ) -> Any: ...
+    def connect_websocket(
+        self, connection: str = "Upgrade", upgrade: str = "websocket",
+        sec_web_socket_protocol: str | None = None, *, subprotocol_auth: bool = False,
+        async_req: bool = False, asynchronous: bool | None = None,
+        _return_http_data_only: bool = True, _request_timeout: TimeoutArg = UNSET,
+    ) -> Any:
         """Open the websocket (GET /v2/notification/websocket-connect) and return the open
         `mds.WebsocketConnection`: iterate it for `NotificationMessage` objects.
 
@@ -317,7 +396,7 @@ class NotificationsApi:
         ``wss, pelion_<key>`` from the configured key) also offers the key as a subprotocol.
         Handshake refusals raise the matching `ApiException` subclass (400, 401, 426, 429).
         """
-        return self.connect_websocket_with_http_info(  # type: ignore[no-any-return]
+        return self.connect_websocket_with_http_info(
             connection, upgrade, sec_web_socket_protocol, subprotocol_auth=subprotocol_auth,
             async_req=async_req, asynchronous=asynchronous,
             _return_http_data_only=_return_http_data_only,
@@ -335,7 +414,7 @@ class NotificationsApi:
             raise ApiValueError("Missing the required parameters `connection` and `upgrade`")
         client = self.api_client
         if _async(async_req, asynchronous):
-            return client._submit(
+            return client.submit(
                 self.connect_websocket_with_http_info, connection, upgrade, sec_web_socket_protocol,
                 subprotocol_auth=subprotocol_auth, _return_http_data_only=_return_http_data_only,
                 _request_timeout=_request_timeout,

@@ -1,193 +1,240 @@
-"""The one implementation behind every model: fields from a table, storage in the wire dict.
+"""The one implementation behind every model: one field table per class, one slot per field.
 
-A model instance keeps the wire JSON object it stands for (``_data``, keyed by the JSON keys).
-Attributes are descriptors that read and write that dict, so deserialising a batch costs one
-``json.loads`` plus one small object per item, unknown keys survive a round trip, and ``to_dict()``
-gives back the wire form.
+A model declares its fields in its class body, dataclass-style::
 
-Deserialisation checks structure eagerly (objects are objects, lists are lists) and scalar types
-lazily, when read: one item with an odd value never costs the rest of its batch.
+    class NotificationData(Model):
+        ep: str | None = field("ep", "str")
+        max_age: int | None = field("max-age", "int", convert=to_int)
+
+`ModelType` (the models' metaclass) turns that table into real ``__slots__`` and generates, from
+it, the code that builds instances from wire dicts: one ``dict.get`` and one slot store per
+field, with conversions (``max-age`` sent as ``"60"`` reads as ``60``) and aliases
+(``queueSize`` / ``queue_size``) applied once, at that moment. Reading an attribute afterwards is
+a plain slot read, as fast as reading the key from the dict. The code is generated with ``exec``
+for the reason ``dataclasses`` and ``attrs`` generate ``__init__`` that way: a loop over the
+table with ``setattr`` costs twice as much per item, and deserialising a batch of notifications
+is the SDK's hot path.
+
+Fields that convert, have aliases or hold lists are properties over a private slot (``_max_age``)
+whose setter applies the same rules as deserialisation (lists are never None); their getter is
+C code (`operator.attrgetter`), not a Python function.
+
+Each instance keeps the wire dict it was built from (``_data``, empty for one built by its
+constructor). Its keys this version of the SDK does not know survive ``to_dict()``, and a value
+given in another spelling than the one read (``"60"`` for ``max-age``, the key ``queue_size``)
+goes back to the wire as it came.
+
+Deserialisation checks structure (lists are lists) and leaves scalar types alone: one item with
+an odd value never costs the rest of its batch; the event layer reports it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
+from operator import attrgetter
 from typing import Any, ClassVar, TypeVar
 
 from mds.exceptions import ModelError
 
+__all__ = ["Field", "Model", "ModelType", "field", "fits", "parse_object", "to_int"]
+
 M = TypeVar("M", bound="Model")
 
-_MISSING: Any = object()
+#: Python types of the wire type names, for fields that convert: a value that already has the
+#: type is stored as it is, without a call.
+_PYTHON_TYPES: dict[str, type] = {"int": int, "str": str, "bool": bool}
 
 
 class Field:
-    """One attribute of a model: python name, JSON key, type, and how to read it."""
+    """One attribute of a model: python name, JSON key, type name, and how to read it.
 
-    __slots__ = ("name", "key", "type_name", "required", "model", "convert", "is_list", "doc",
-                 "aliases")
+    ``model`` is the model class of the items of a list field (nested models are only ever
+    lists in this API); ``convert`` turns a wire value into the attribute's value; ``aliases``
+    are other JSON keys the service has used for it.
+    """
+
+    __slots__ = ("aliases", "convert", "is_list", "key", "model", "name", "slot", "type_name")
 
     def __init__(
         self,
         key: str,
         type_name: str,
         *,
-        required: bool = False,
-        model: str | None = None,
+        model: type[Model] | None = None,
         is_list: bool = False,
         convert: Callable[[Any], Any] | None = None,
         aliases: tuple[str, ...] = (),
-        doc: str = "",
     ) -> None:
-        self.name = ""  # set by __set_name__
+        self.name = ""  # the attribute it is assigned to, set by ModelType
+        self.slot = ""  # where the value is stored: the name itself, or "_" + name
         self.key = key
         self.type_name = type_name
-        self.required = required
         self.model = model
         self.is_list = is_list
         self.convert = convert
-        self.aliases = aliases  # other JSON keys the service has used for this attribute
-        self.doc = doc
+        self.aliases = aliases
 
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+    @property
+    def managed(self) -> bool:
+        """Whether setting the attribute does more than store the value (see the module doc)."""
+        return self.is_list or self.convert is not None or bool(self.aliases)
 
-    def __get__(self, obj: Model | None, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        value = obj._data.get(self.key)
-        if value is None and self.aliases:
-            for alias in self.aliases:
-                value = obj._data.get(alias)
-                if value is not None:
-                    break
-        if self.is_list:
-            if value is None:
-                value = obj._data[self.key] = []
-            return value
-        if self.convert is not None and value is not None:
+    def read(self, value: Any) -> Any:
+        """The attribute value of a wire (or given) value of this field."""
+        if value is None:
+            return [] if self.is_list else None
+        if self.convert is not None and type(value) is not _PYTHON_TYPES.get(self.type_name):
             return self.convert(value)
         return value
 
-    def __set__(self, obj: Model, value: Any) -> None:
-        for alias in self.aliases:
-            obj._data.pop(alias, None)
-        if value is None:
-            obj._data.pop(self.key, None)
-        else:
-            obj._data[self.key] = value
+
+def field(
+    key: str,
+    type_name: str,
+    *,
+    model: type[Model] | None = None,
+    is_list: bool = False,
+    convert: Callable[[Any], Any] | None = None,
+    aliases: tuple[str, ...] = (),
+) -> Any:
+    """Declare a model field in a class body (typed ``Any`` so that the annotation rules)."""
+    return Field(key, type_name, model=model, is_list=is_list, convert=convert, aliases=aliases)
 
 
-class Model:
+class ModelType(type):
+    """The metaclass of models: turns the field table of a class body into slots, properties
+    and generated wire readers (see the module docstring)."""
+
+    def __new__(
+        mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
+    ) -> ModelType:
+        own = {attr: value for attr, value in namespace.items() if isinstance(value, Field)}
+        if own:
+            namespace = {k: v for k, v in namespace.items() if k not in own}
+            slots = namespace.get("__slots__", ())
+            slots = (slots,) if isinstance(slots, str) else tuple(slots)
+            for attr, f in own.items():
+                f.name = attr
+                f.slot = "_" + attr if f.managed else attr
+            namespace["__slots__"] = slots + tuple(f.slot for f in own.values())
+        cls = super().__new__(mcs, name, bases, namespace, **kwargs)
+        for f in own.values():
+            if f.managed:
+                setattr(cls, f.name, property(attrgetter(f.slot), _setter(f)))
+        inherited: tuple[Field, ...] = getattr(cls, "_fields", ())
+        fields = inherited + tuple(own.values())
+        cls._fields = fields  # type: ignore[attr-defined]
+        cls._by_key = {key: f for f in fields for key in (f.key, *f.aliases)}  # type: ignore[attr-defined]
+        cls._lists = tuple(f for f in fields if f.is_list)  # type: ignore[attr-defined]
+        cls.swagger_types = {f.name: f.type_name for f in fields}  # type: ignore[attr-defined]
+        cls.attribute_map = {f.name: f.key for f in fields}  # type: ignore[attr-defined]
+        cls._wrap, cls._wrap_list = _compile(cls, fields)  # type: ignore[attr-defined]
+        return cls
+
+
+def _setter(f: Field) -> Callable[[Any, Any], None]:
+    slot, key, keys, read = f.slot, f.key, (f.key, *f.aliases), f.read
+
+    def set_value(self: Model, value: Any) -> None:
+        stored = read(value)
+        setattr(self, slot, stored)
+        data = self._data
+        for spelling in keys:  # the wire's spelling of the old value no longer applies
+            data.pop(spelling, None)
+        if value is not None and stored is not value:
+            data[key] = value  # given in another form than read: keep it for to_dict()
+
+    return set_value
+
+
+def _compile(
+    cls: type, fields: tuple[Field, ...]
+) -> tuple[Callable[[dict[str, Any]], Any], Callable[[list[Any]], list[Any]]]:
+    """Generate ``wrap(dict) -> model`` and ``wrap_list(list) -> list`` for *cls*."""
+    env: dict[str, Any] = {"new": object.__new__, "cls": cls, "not_a_list": _not_a_list}
+    # ``d.get(...)`` each time rather than ``get = d.get`` once: a bound method per item is one
+    # more object for the cyclic collector to count, and batches are large.
+    body = ["o._data = d"]
+    for i, f in enumerate(fields):
+        if not (f.is_list or f.convert is not None or f.aliases):
+            body.append(f"o.{f.slot} = d.get({f.key!r})")
+            continue
+        body.append(f"v = d.get({f.key!r})")
+        for alias in f.aliases:
+            body += ["if v is None:", f"    v = d.get({alias!r})"]
+        if f.is_list:
+            body += ["if v is None:", "    v = []"]
+            if f.model is not None:
+                env[f"wrap_list_{i}"] = f.model._wrap_list
+                body += ["elif type(v) is list:", f"    v = wrap_list_{i}(v)", "else:"]
+            else:
+                body += ["elif type(v) is not list:"]
+            body.append(f"    raise not_a_list(cls, {f.name!r}, v)")
+        elif f.convert is not None:
+            env[f"convert_{i}"] = f.convert
+            env[f"type_{i}"] = _PYTHON_TYPES.get(f.type_name, object)
+            body += [f"if v is not None and type(v) is not type_{i}:", f"    v = convert_{i}(v)"]
+        body.append(f"o.{f.slot} = v")
+    one = "\n    ".join(body)
+    each = "\n            ".join(body)
+    source = (
+        f"def wrap(d):\n"
+        f"    o = new(cls)\n"
+        f"    {one}\n"
+        f"    return o\n"
+        f"def wrap_list(items):\n"
+        f"    out = []\n"
+        f"    append = out.append\n"
+        f"    for d in items:\n"
+        f"        if type(d) is dict:\n"
+        f"            o = new(cls)\n"
+        f"            {each}\n"
+        f"            append(o)\n"
+        f"        else:\n"  # not an object: kept as it is, for the event layer to report
+        f"            append(d)\n"
+        f"    return out\n"
+    )
+    # Generated from the field table only (names and keys as literals), as dataclasses does.
+    exec(compile(source, f"<mds model {cls.__qualname__}>", "exec"), env)
+    return env["wrap"], env["wrap_list"]
+
+
+def _not_a_list(cls: type, name: str, value: Any) -> ModelError:
+    return ModelError(f"{cls.__name__}.{name}: expected a JSON array, got {type(value).__name__}")
+
+
+class Model(metaclass=ModelType):
     """Shared base of every `mds` model: serialisation, equality and repr, written once."""
 
     __slots__ = ("_data",)
 
     #: python attribute -> type name, as generated clients have it
-    swagger_types: ClassVar[dict[str, str]] = {}
+    swagger_types: ClassVar[dict[str, str]]
     #: python attribute -> JSON key, as generated clients have it
-    attribute_map: ClassVar[dict[str, str]] = {}
-    _fields: ClassVar[tuple[Field, ...]] = ()
-    _by_key: ClassVar[dict[str, Field]] = {}
-    _nested: ClassVar[tuple[Field, ...]] = ()
-    _plain_lists: ClassVar[tuple[Field, ...]] = ()
+    attribute_map: ClassVar[dict[str, str]]
     #: attributes whose values are shown as [secure] in repr/to_str
     _secret_fields: ClassVar[frozenset[str]] = frozenset()
-    _registry: ClassVar[dict[str, type[Model]]] = {}
+    _fields: ClassVar[tuple[Field, ...]]
+    _by_key: ClassVar[dict[str, Field]]
+    _lists: ClassVar[tuple[Field, ...]]
+    _wrap: ClassVar[Callable[[dict[str, Any]], Any]]
+    _wrap_list: ClassVar[Callable[[list[Any]], list[Any]]]
 
     _data: dict[str, Any]
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        fields = tuple(v for v in vars(cls).values() if isinstance(v, Field))
-        cls._fields = fields
-        cls._by_key = {key: f for f in fields for key in (f.key, *f.aliases)}
-        cls._nested = tuple(f for f in fields if f.model is not None)
-        cls._plain_lists = tuple(f for f in fields if f.is_list and f.model is None)
-        cls.swagger_types = {f.name: f.type_name for f in fields}
-        cls.attribute_map = {f.name: f.key for f in fields}
-        Model._registry[cls.__name__] = cls
-
-    def _init_fields(self, values: Mapping[str, Any]) -> None:
-        self._data = {}
-        for f in self._fields:
-            value = values.get(f.name)
-            if value is not None:
-                f.__set__(self, value)
-
     # -- construction from the wire ---------------------------------------------------------
     @classmethod
-    def _wrap(cls: type[M], data: dict[str, Any]) -> M:
-        """Adopt a wire dict (no copy); nested objects are wrapped in place."""
-        obj = cls.__new__(cls)
-        obj._data = data
-        for f in cls._plain_lists:
-            value = data.get(f.key)
-            if value is not None and type(value) is not list:
-                raise ModelError(
-                    f"{cls.__name__}.{f.name}: expected a JSON array, got {type(value).__name__}"
-                )
-        for f in cls._nested:
-            value = data.get(f.key)
-            if value is None:
-                continue
-            sub = Model._registry[f.model]  # type: ignore[index]
-            if f.is_list:
-                if type(value) is not list:
-                    raise ModelError(
-                        f"{cls.__name__}.{f.name}: expected a JSON array, got {type(value).__name__}"
-                    )
-                data[f.key] = sub._wrap_list(value)
-            elif type(value) is dict:
-                data[f.key] = sub._wrap(value)
-            else:
-                raise ModelError(
-                    f"{cls.__name__}.{f.name}: expected a JSON object, got {type(value).__name__}"
-                )
-        return obj
+    def from_wire(cls: type[M], data: dict[str, Any]) -> M:
+        """Build a model from a wire dict (JSON keys, as ``json.loads`` gives it), adopting it:
+        *data* is not copied and belongs to the model afterwards (the SDK's fast path; use
+        `from_dict` for a dict you keep using).
 
-    @classmethod
-    def _fits(cls, data: dict[str, Any]) -> bool:
-        """Whether ``_wrap(data)`` would succeed (the same structural checks, recursively),
-        without wrapping: for consumers that read the wire dict directly."""
-        for f in cls._plain_lists:
-            value = data.get(f.key)
-            if value is not None and type(value) is not list:
-                return False
-        for f in cls._nested:
-            value = data.get(f.key)
-            if value is None:
-                continue
-            sub = Model._registry[f.model]  # type: ignore[index]
-            if f.is_list:
-                if type(value) is not list:
-                    return False
-                if sub._nested or sub._plain_lists:
-                    for item in value:
-                        if type(item) is dict and not sub._fits(item):
-                            return False
-            elif type(value) is not dict or not sub._fits(value):
-                return False
-        return True
-
-    @classmethod
-    def _wrap_list(cls: type[M], items: list[Any]) -> list[Any]:
-        """Wrap the dicts of a wire list (the hot path of deserialising a batch). Items that are
-        not objects are kept as they are, for the event layer to report."""
-        if cls._nested:
-            wrap = cls._wrap
-            return [wrap(v) if type(v) is dict else v for v in items]
-        new = object.__new__
-        out: list[Any] = []
-        append = out.append
-        for v in items:
-            if type(v) is dict:
-                obj = new(cls)
-                obj._data = v
-                append(obj)
-            else:
-                append(v)
-        return out
+        Raises `ModelError` if *data* is not a dict or a list field of it is not a list.
+        """
+        if type(data) is not dict:
+            raise ModelError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
+        return cls._wrap(data)  # type: ignore[no-any-return]
 
     @classmethod
     def from_dict(cls: type[M], data: Mapping[str, Any]) -> M:
@@ -205,12 +252,58 @@ class Model:
             if key not in wire_keys:
                 key = names.get(key, key)
             copied[key] = _deep_copy(value)
-        return cls._wrap(copied)
+        return cls._wrap(copied)  # type: ignore[no-any-return]
 
     # -- back to the wire -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The wire JSON object (JSON keys), as a new dict. None values and empty lists are left out."""
-        return _to_wire(self._data)
+        """The wire JSON object (JSON keys), as a new dict. None values and empty lists are left
+        out; keys this SDK does not know are kept, in the order the wire had them."""
+        values = self._wire_values()
+        data = self._data
+        if not data:
+            return {key: value for key, value in values.values()}
+        out: dict[str, Any] = {}
+        known = self._by_key
+        for key, raw in data.items():  # the wire's order first
+            f = known.get(key)
+            if f is None:
+                if raw is not None and not (type(raw) is list and not raw):
+                    out[key] = _to_wire(raw)
+            else:
+                item = values.pop(f.name, None)
+                if item is not None:
+                    out[item[0]] = item[1]
+        for key, value in values.values():
+            out[key] = value
+        return out
+
+    def _wire_values(self) -> dict[str, tuple[str, Any]]:
+        """attribute name -> (JSON key, wire value) of every attribute that is set."""
+        out: dict[str, tuple[str, Any]] = {}
+        data = self._data
+        for f in self._fields:
+            value = getattr(self, f.slot)
+            if value is None or (type(value) is list and not value):
+                continue
+            key = f.key
+            if data and (f.convert is not None or f.aliases):
+                # The spelling the value came in (a wire value, or one given to the setter),
+                # which reads as the attribute's value: both keep _data in step with the slot.
+                for spelling in (f.key, *f.aliases):
+                    raw = data.get(spelling)
+                    if raw is not None:
+                        key, value = spelling, raw
+                        break
+            out[f.name] = (key, _to_wire(value))
+        return out
+
+    def _unknown(self) -> dict[str, Any]:
+        """The wire keys this SDK does not know, with their (non-empty) values."""
+        known = self._by_key
+        return {
+            key: _to_wire(value) for key, value in self._data.items()
+            if key not in known and value is not None and not (type(value) is list and not value)
+        }
 
     def to_str(self) -> str:
         """A readable multi-line form (secrets shown as ``[secure]``)."""
@@ -222,41 +315,36 @@ class Model:
         shown = self.to_dict()
         for name in self._secret_fields:
             key = self.attribute_map[name]
-            value = shown.get(key)
-            if isinstance(value, dict):
-                shown[key] = {k: "[secure]" for k in value}
-            elif value is not None:
-                shown[key] = "[secure]"
+            if key in shown:
+                shown[key] = _masked(shown[key])
         return shown
 
     def __repr__(self) -> str:
-        shown = self._display()
         parts = []
         for f in self._fields:
-            if f.key not in shown:
+            value = getattr(self, f.slot)
+            if value is None or (type(value) is list and not value):
                 continue
-            value = shown.pop(f.key)
-            if f.name not in self._secret_fields:
-                value = getattr(self, f.name)
+            if f.name in self._secret_fields:
+                value = _masked(_to_wire(value))
             parts.append(f"{f.name}={value!r}")
-        parts.extend(f"{key!r}: {value!r}" for key, value in shown.items())
+        parts.extend(f"{key!r}: {value!r}" for key, value in self._unknown().items())
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def _comparable(self) -> dict[str, Any]:
         # Attribute values (so "60" and 60, queueSize and queue_size compare equal) plus any
         # keys this version of the SDK does not know.
-        known = self._by_key
-        out = {k: v for k, v in _to_wire(self._data).items() if k not in known}
+        out = self._unknown()
         for f in self._fields:
-            value = getattr(self, f.name)
+            value = getattr(self, f.slot)
             if value is not None and value != []:
                 out[f.name] = value
         return out
 
     def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
+        if not isinstance(other, Model) or type(other) is not type(self):
             return NotImplemented
-        return self._comparable() == other._comparable()  # type: ignore[attr-defined]
+        return self._comparable() == other._comparable()
 
     def __ne__(self, other: object) -> bool:
         result = self.__eq__(other)
@@ -268,14 +356,45 @@ class Model:
         for f in self._fields:
             yield f.name, getattr(self, f.name)
 
-    def _wire(self) -> dict[str, Any]:
-        """The underlying wire dict, without a copy (for the SDK's own fast paths)."""
-        return self._data
+
+def fits(model: type[Model], data: dict[str, Any]) -> bool:
+    """Whether ``model.from_wire(data)`` would succeed, without building anything: for
+    consumers that read the wire dict directly (the same structural checks, recursively)."""
+    for f in model._lists:
+        value = data.get(f.key)
+        if value is None:
+            continue
+        if type(value) is not list:
+            return False
+        sub = f.model
+        if sub is not None and sub._lists:
+            for item in value:
+                if type(item) is dict and not fits(sub, item):
+                    return False
+    return True
+
+
+def parse_object(raw: str | bytes | bytearray, what: str) -> dict[str, Any]:
+    """The JSON object in *raw* (text or bytes); `ModelError` if *raw* is not JSON, or not a
+    JSON object (*what* names the object expected, for the message)."""
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ModelError(f"not valid JSON ({exc})") from None
+    if type(doc) is not dict:
+        raise ModelError(f"expected a JSON object (a {what}), got {type(doc).__name__}")
+    return doc
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: "[secure]" for k in value}
+    return "[secure]"
 
 
 def _to_wire(value: Any) -> Any:
     if isinstance(value, Model):
-        return _to_wire(value._data)
+        return value.to_dict()
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mds.models._base import Field, Model, to_int
+from mds.models._base import Model, field, to_int
 from mds.models.notification_data import PayloadMixin
 
 
@@ -10,13 +10,12 @@ class AsyncIDResponse(PayloadMixin, Model):
     """An answer to an async request: ``id``, ``status`` (200 ok; 4xx/5xx device-side errors),
     ``error`` (e.g. ``TIMEOUT``), ``ct``, ``max_age`` (JSON ``max-age``) and ``payload`` (base64)."""
 
-    __slots__ = ()
-    id = Field("id", "str", doc="The async request id.")
-    status = Field("status", "int", convert=to_int, doc="Device-side status.")
-    error = Field("error", "str", doc="Error text, e.g. TIMEOUT.")
-    ct = Field("ct", "str", doc="Content type of the payload.")
-    max_age = Field("max-age", "int", convert=to_int, doc="Seconds the value stays valid.")
-    payload = Field("payload", "str", doc="Base64 encoded payload.")
+    id: str | None = field("id", "str")  # the async request id
+    status: int | None = field("status", "int", convert=to_int)  # device-side status
+    error: str | None = field("error", "str")  # error text, e.g. TIMEOUT
+    ct: str | None = field("ct", "str")  # content type of the payload
+    max_age: int | None = field("max-age", "int", convert=to_int)  # seconds the value is valid
+    payload: str | None = field("payload", "str")  # base64 encoded payload
 
     def __init__(
         self,
@@ -27,7 +26,10 @@ class AsyncIDResponse(PayloadMixin, Model):
         max_age: int | str | None = None,
         payload: str | None = None,
     ) -> None:
-        self._init_fields(
-            {"id": id, "status": status, "error": error, "ct": ct, "max_age": max_age,
-             "payload": payload}
-        )
+        self._data = {}
+        self.id = id
+        self.status = status
+        self.error = error
+        self.ct = ct
+        self.max_age = max_age  # type: ignore[assignment]  # a numeric string reads as int
+        self.payload = payload

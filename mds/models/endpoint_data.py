@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mds.models._base import Field, Model
+from mds.models._base import Model, field
 from mds.models.resources_data import ResourcesData
 
 
@@ -10,12 +10,13 @@ class EndpointData(Model):
     """A device registration: ``ep`` (device id), ``ept`` (endpoint type), ``original_ep``
     (JSON ``original-ep``), ``q`` (queue mode) and ``resources`` (never None)."""
 
-    __slots__ = ()
-    ep = Field("ep", "str", doc="Device id.")
-    ept = Field("ept", "str", doc="Endpoint type.")
-    original_ep = Field("original-ep", "str", doc="The endpoint name the device registered with.")
-    q = Field("q", "bool", doc="Queue mode.")
-    resources = Field("resources", "list[ResourcesData]", model="ResourcesData", is_list=True)
+    ep: str | None = field("ep", "str")  # device id
+    ept: str | None = field("ept", "str")  # endpoint type
+    original_ep: str | None = field("original-ep", "str")  # the name the device registered with
+    q: bool | None = field("q", "bool")  # queue mode
+    resources: list[ResourcesData] = field(
+        "resources", "list[ResourcesData]", model=ResourcesData, is_list=True
+    )
 
     def __init__(
         self,
@@ -25,6 +26,9 @@ class EndpointData(Model):
         q: bool | None = None,
         resources: list[ResourcesData] | None = None,
     ) -> None:
-        self._init_fields(
-            {"ep": ep, "ept": ept, "original_ep": original_ep, "q": q, "resources": resources}
-        )
+        self._data = {}
+        self.ep = ep
+        self.ept = ept
+        self.original_ep = original_ep
+        self.q = q
+        self.resources = resources  # type: ignore[assignment]  # None reads as []

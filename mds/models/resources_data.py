@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from mds.models._base import Field, Model
+from mds.models._base import Model, field
 
 
 class ResourcesData(Model):
     """A resource of a registering device: ``path``, ``ct``, ``obs``, ``rt`` and ``_if`` (JSON ``if``)."""
 
-    __slots__ = ()
-    path = Field("path", "str", doc="Resource URI path, e.g. /3303/0/5700.")
-    ct = Field("ct", "str", doc="Content type.")
-    obs = Field("obs", "bool", doc="Whether the resource is observable.")
-    rt = Field("rt", "str", doc="Resource type(s), space separated.")
-    _if = Field("if", "str", doc="Interface description, e.g. sensor.")
+    path: str | None = field("path", "str")  # resource URI path, e.g. /3303/0/5700
+    ct: str | None = field("ct", "str")  # content type
+    obs: bool | None = field("obs", "bool")  # whether the resource is observable
+    rt: str | None = field("rt", "str")  # resource type(s), space separated
+    _if: str | None = field("if", "str")  # interface description, e.g. sensor
 
     def __init__(
         self,
@@ -23,4 +22,9 @@ class ResourcesData(Model):
         rt: str | None = None,
         _if: str | None = None,
     ) -> None:
-        self._init_fields({"path": path, "ct": ct, "obs": obs, "rt": rt, "_if": _if})
+        self._data = {}
+        self.path = path
+        self.ct = ct
+        self.obs = obs
+        self.rt = rt
+        self._if = _if

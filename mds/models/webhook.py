@@ -1,10 +1,17 @@
-"""Webhook: the callback URL (and headers) the service delivers notifications to."""
+"""Webhook: the callback URL (and headers) the service delivers notifications to, and the
+service's rules for it (`check_webhook`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mds.models._base import Field, Model
+from mds.exceptions import ApiTypeError, ApiValueError
+from mds.models._base import Model, field
+
+__all__ = ["WEBHOOK_MAX_LENGTH", "Webhook", "check_webhook"]
+
+#: The service's limit on a webhook's URL plus all header names and values.
+WEBHOOK_MAX_LENGTH = 400
 
 
 class Webhook(Model):
@@ -15,10 +22,9 @@ class Webhook(Model):
     ``serialization`` is the 2020 service's optional serialisation config (a plain dict).
     """
 
-    __slots__ = ()
-    url = Field("url", "str", required=True, doc="The URL to which notifications are sent.")
-    headers = Field("headers", "dict(str, str)", doc="Headers sent with every delivery.")
-    serialization = Field("serialization", "object", doc="2020 serialisation config (dict).")
+    url: str | None = field("url", "str")  # where notifications are sent
+    headers: dict[str, str] | None = field("headers", "dict(str, str)")  # sent with every delivery
+    serialization: dict[str, Any] | None = field("serialization", "object")  # 2020 config
     _secret_fields = frozenset({"headers"})
 
     def __init__(
@@ -27,4 +33,45 @@ class Webhook(Model):
         headers: dict[str, str] | None = None,
         serialization: dict[str, Any] | None = None,
     ) -> None:
-        self._init_fields({"url": url, "headers": headers, "serialization": serialization})
+        self._data = {}
+        self.url = url
+        self.headers = headers
+        self.serialization = serialization
+
+
+def check_webhook(webhook: Any) -> Webhook:
+    """Check a webhook as the service would, before anything is sent, and return it as a
+    `Webhook` (a dict of JSON keys is accepted too).
+
+    Raises `ApiValueError` when it is missing, has no ``url``, a URL that is not http(s), CR or
+    LF in the URL or a header, or more than `WEBHOOK_MAX_LENGTH` characters of URL plus header
+    names and values; `ApiTypeError` when it, its URL or its headers have the wrong type.
+    """
+    if webhook is None:
+        raise ApiValueError("Missing the required parameter `webhook` when calling `register_webhook`")
+    if isinstance(webhook, dict):
+        webhook = Webhook.from_dict(webhook)
+    if not isinstance(webhook, Webhook):
+        raise ApiTypeError(f"webhook must be a mds.Webhook, got {type(webhook).__name__}")
+    url = webhook.url
+    if not url:
+        raise ApiValueError("Invalid value for `url`, must not be `None`")
+    if not isinstance(url, str):
+        raise ApiTypeError("Webhook.url must be a string")
+    if not url.lower().startswith(("http://", "https://")):
+        raise ApiValueError("Webhook.url must be an http:// or https:// URL")
+    headers = webhook.headers or {}
+    if not isinstance(headers, dict):
+        raise ApiTypeError("Webhook.headers must be a dict of strings")
+    for text in (url, *headers.keys(), *headers.values()):
+        if not isinstance(text, str):
+            raise ApiTypeError("Webhook header names and values must be strings")
+        if "\r" in text or "\n" in text:
+            raise ApiValueError("Webhook URL and header names/values must not contain CR or LF")
+    total = len(url) + sum(len(k) + len(v) for k, v in headers.items())
+    if total > WEBHOOK_MAX_LENGTH:
+        raise ApiValueError(
+            f"Webhook URL plus header names and values is {total} characters; "
+            f"the service allows at most {WEBHOOK_MAX_LENGTH}"
+        )
+    return webhook

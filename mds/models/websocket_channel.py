@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mds.models._base import Field, Model, to_int
+from mds.models._base import Model, field, to_int
 
 
 class WebsocketChannel(Model):
@@ -15,21 +15,22 @@ class WebsocketChannel(Model):
     (any other value the service may add is kept as sent). ``channel_id`` is only sent by 2019.
     """
 
-    __slots__ = ()
-    channel_id = Field("channelId", "str", doc="Unique channel id (2019 service only).")
-    queue_size = Field("queueSize", "int", convert=to_int, aliases=("queue_size",),
-                       doc="Events waiting; -1 = unknown.")
-    status = Field("status", "str", doc="connected | disconnected | unknown.")
-    serialization = Field("serialization", "object", doc="2020 serialisation config (dict).")
+    channel_id: str | None = field("channelId", "str")  # unique channel id (2019 service only)
+    queue_size: int | None = field(  # events waiting; -1 = unknown
+        "queueSize", "int", convert=to_int, aliases=("queue_size",)
+    )
+    status: str | None = field("status", "str")  # connected | disconnected | unknown
+    serialization: dict[str, Any] | None = field("serialization", "object")  # 2020 config
 
     def __init__(
         self,
         channel_id: str | None = None,
-        queue_size: int | None = None,
+        queue_size: int | str | None = None,
         status: str | None = None,
         serialization: dict[str, Any] | None = None,
     ) -> None:
-        self._init_fields(
-            {"channel_id": channel_id, "queue_size": queue_size, "status": status,
-             "serialization": serialization}
-        )
+        self._data = {}
+        self.channel_id = channel_id
+        self.queue_size = queue_size  # type: ignore[assignment]  # a numeric string reads as int
+        self.status = status
+        self.serialization = serialization
