@@ -104,9 +104,9 @@ class AdminApi:
             _required(data, "ep"),
             _required(data, "path"),
             data.get("value"),
-            ct=data.get("ct", "text/plain"),
-            payload_b64=data.get("payload_b64"),
-            max_age=data.get("max_age", data.get("max-age", 0)),
+            data.get("ct", "text/plain"),
+            data.get("payload_b64"),
+            data.get("max_age", data.get("max-age", 0)),
         )
         return self._queue("notifications", item, data)
 

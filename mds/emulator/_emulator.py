@@ -317,7 +317,7 @@ class Emulator:
         Returns:
             The number of channels it was queued for.
         """
-        item = notification_item(ep, path, value, ct=ct, payload_b64=payload_b64, max_age=max_age)
+        item = notification_item(ep, path, value, ct, payload_b64, max_age)
         return self._service.queue_items([("notifications", item, True)], api_key)
 
     def register_device(

@@ -103,12 +103,14 @@ def notification_item(
     ep: str,
     path: str,
     value: float | str | None,
-    *,
     ct: str,
     payload_b64: str | None,
     max_age: int,
 ) -> dict[str, Any]:
-    """A ``notifications`` entry with wire keys; ``payload_b64`` wins over ``value``."""
+    """A ``notifications`` entry with wire keys; ``payload_b64`` wins over ``value``.
+
+    (Positional parameters: ``Emulator.notify`` calls it once per injected notification.)
+    """
     if payload_b64 is None:
         payload_b64 = encode_payload(value, ct)
     return {"ep": ep, "path": path, "ct": ct, "payload": payload_b64, "max-age": max_age}
