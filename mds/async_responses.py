@@ -28,6 +28,7 @@ from typing import Any
 
 from mds.events import AsyncResponse, Event, events_from_message, message_dict
 from mds.exceptions import AsyncResponseError
+from mds.models import NotificationMessage
 
 __all__ = ["AsyncResponses"]
 
@@ -77,7 +78,9 @@ class AsyncResponses:
         self._dropped = 0
 
     # -- feeding ---------------------------------------------------------------------------------
-    def feed(self, events: Event | Iterable[Event]) -> int:
+    def feed(
+        self, events: Event | Iterable[Event] | Mapping[str, Any] | NotificationMessage
+    ) -> int:
         """Take the `AsyncResponse` events among *events* (one event or an iterable of them; other
         kinds are ignored) and wake whoever waits for their ids. Returns how many were taken.
 
@@ -86,7 +89,7 @@ class AsyncResponses:
         """
         if isinstance(events, Event):
             events = (events,)
-        elif isinstance(events, Mapping) or hasattr(events, "_wire"):
+        elif isinstance(events, (Mapping, NotificationMessage)):
             return self.feed_message(events)
         # Collect outside the lock: a generator may be decoding payloads as it goes.
         batch = [e for e in events if type(e) is AsyncResponse and e.id]
@@ -104,13 +107,16 @@ class AsyncResponses:
             self._expire(now)
         return len(batch)
 
-    def feed_message(self, message: Any) -> int:
+    def feed_message(self, message: Mapping[str, Any] | NotificationMessage) -> int:
         """`feed` the async responses of a notification batch (a `NotificationMessage` or its wire
         dict); the batch's other items are not even decoded. Returns how many were taken."""
-        data = message_dict(message)
-        answers = data.get("async-responses")
-        if answers is None:
-            answers = data.get("async_responses")
+        if isinstance(message, NotificationMessage):
+            answers: Any = [answer.to_dict() for answer in message.async_responses]
+        else:
+            data = message_dict(message)
+            answers = data.get("async-responses")
+            if answers is None:
+                answers = data.get("async_responses")
         if not answers:
             return 0
         return self.feed(events_from_message({"async-responses": answers}))

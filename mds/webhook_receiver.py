@@ -18,13 +18,12 @@ Secrets never appear in logs, reprs or answers.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import secrets as _secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from mds.api.notifications_api import NotificationsApi, check_webhook
+from mds.api.notifications_api import NotificationsApi
 from mds.events import Event, events_from_message
 from mds.exceptions import (
     ApiException,
@@ -33,7 +32,8 @@ from mds.exceptions import (
     PayloadTooLargeException,
     UnauthorizedException,
 )
-from mds.models import NotificationMessage, Webhook
+from mds.models.notification_message import NotificationMessage, parse_message
+from mds.models.webhook import Webhook, check_webhook
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -66,29 +66,29 @@ def _check_headers(expected: Mapping[str, str], received: Mapping[str, str]) -> 
 
 
 def _parse_body(body: bytes) -> NotificationMessage:
-    """A NotificationMessage from a delivery body; BadRequestException (400) if it is not one."""
+    """A NotificationMessage from a delivery body; BadRequestException (400) if it is not one,
+    or if it breaks the receiver's item rule (see `_check_items`)."""
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequestException(400, f"the body is not valid JSON ({exc})") from None
-    if type(doc) is not dict:
-        raise BadRequestException(400, "the body is not a JSON object (a NotificationMessage)")
+        doc = parse_message(body)
+    except ModelError as exc:
+        raise BadRequestException(400, f"the body is not a NotificationMessage: {exc}") from None
+    _check_items(doc)
+    return NotificationMessage.from_wire(doc)
+
+
+def _check_items(doc: dict[str, Any]) -> None:
+    """The receiver's own rule, stricter than the listener's: every item is a JSON object (a
+    device id or an object, for de-registrations and expired registrations). The service never
+    sends anything else, so a body that does is refused whole (400) before any handler runs,
+    rather than delivered as events with ``error`` set."""
     for key in _OBJECT_KINDS:
         items = doc.get(key)
-        if items is None:
-            continue
-        if type(items) is not list or any(type(item) is not dict for item in items):
+        if items and any(type(item) is not dict for item in items):
             raise BadRequestException(400, f"{key!r} is not a list of objects")
     for key in _ID_KINDS:
         items = doc.get(key)
-        if items is None:
-            continue
-        if type(items) is not list or any(type(item) not in (str, dict) for item in items):
+        if items and any(type(item) not in (str, dict) for item in items):
             raise BadRequestException(400, f"{key!r} is not a list of device ids")
-    try:
-        return NotificationMessage._wrap(doc)
-    except (ModelError, TypeError, ValueError) as exc:
-        raise BadRequestException(400, f"the body is not a NotificationMessage ({exc})") from None
 
 
 def parse_webhook(
@@ -109,8 +109,9 @@ def parse_webhook(
 
     Raises (each carries the ``status`` to answer with): `mds.UnauthorizedException` (401) when
     an expected header is missing or wrong, `mds.PayloadTooLargeException` (413) when the body
-    is over *max_body* bytes, `mds.BadRequestException` (400) when it is not JSON or not shaped
-    like a NotificationMessage.
+    is over *max_body* bytes, `mds.BadRequestException` (400) when it is not JSON, not shaped
+    like a NotificationMessage, or has an item that is not a JSON object (a device id, for
+    ``de-registrations`` and ``registrations-expired``).
     """
     if expected_headers and not _check_headers(expected_headers, headers):
         raise UnauthorizedException(401, "missing or wrong webhook header")
@@ -207,7 +208,7 @@ class WebhookReceiver:
             return _answer(start_response, 204)  # the validation request, or an empty batch
         try:
             self.handle(message)
-        except Exception:  # noqa: BLE001 - any handler failure must answer 500, not crash
+        except Exception:  # any handler failure must answer 500, not crash
             logger.exception("webhook handler failed; answering 500 so that the service retries")
             return _answer(start_response, 500, "the handler failed")
         return _answer(start_response, 204)

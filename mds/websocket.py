@@ -4,7 +4,6 @@ become `mds` exceptions."""
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import ssl
 import threading
@@ -24,16 +23,17 @@ from mds._types import UNSET
 from mds.exceptions import (
     SENSITIVE_HEADERS,
     ApiConnectionError,
-    ApiException,
     ApiResponseError,
     ApiTimeoutError,
     ApiTLSError,
     ApiValueError,
     ClientClosedError,
+    ModelError,
     WebsocketClosedError,
     exception_for_status,
 )
 from mds.models import NotificationMessage
+from mds.models.notification_message import parse_message
 
 if TYPE_CHECKING:
     from mds.api_client import ApiClient
@@ -187,7 +187,9 @@ def open_websocket(
         raise ApiTLSError(f"{where}: TLS failed ({exc})") from exc
     except InvalidURI as exc:
         raise ApiValueError(f"{where}: {exc}") from None
-    except (InvalidHandshake, OSError, EOFError) as exc:
+    except (InvalidHandshake, ConnectionClosed, OSError, EOFError) as exc:
+        # ConnectionClosed: the connection broke while the request was sent (e.g. a TLS 1.3
+        # server refusing the client's certificate).
         tls = _find_cause(exc, ssl.SSLError)
         if tls is not None:
             raise ApiTLSError(f"{where}: TLS failed ({tls})") from exc
@@ -196,7 +198,7 @@ def open_websocket(
             raise ApiTimeoutError(f"{where}: the handshake timed out") from exc
         raise ApiConnectionError(f"{where}: {_describe(exc)}") from exc
     conn = WebsocketConnection(ws, url)
-    client._track_websocket(conn)
+    client.track_websocket(conn)
     _log.debug("websocket connected to %s (subprotocol %s)", url, ws.subprotocol)
     return conn
 
@@ -323,19 +325,16 @@ class WebsocketConnection:
         return f"<WebsocketConnection {self.url} {state}>"
 
 
+def parse_frame_dict(frame: str | bytes) -> dict[str, Any]:
+    """The wire dict of one websocket frame (what `parse_frame` wraps in a model), for consumers
+    that read batches as dicts; `ApiResponseError` (status 101) if it is not a
+    NotificationMessage."""
+    try:
+        return parse_message(frame)
+    except ModelError as exc:
+        raise ApiResponseError(101, f"websocket frame: {exc}", frame) from None
+
+
 def parse_frame(frame: str | bytes) -> NotificationMessage:
     """A NotificationMessage from one websocket frame; `ApiResponseError` if it is not one."""
-    try:
-        doc = json.loads(frame)
-    except ValueError as exc:
-        raise ApiResponseError(101, f"websocket frame is not JSON ({exc})", frame) from None
-    if type(doc) is not dict:
-        raise ApiResponseError(101, "websocket frame is not a JSON object", frame)
-    try:
-        return NotificationMessage._wrap(doc)
-    except ApiException as exc:
-        raise ApiResponseError(101, f"websocket frame is not a NotificationMessage ({exc})",
-                               frame) from None
-    except TypeError as exc:
-        raise ApiResponseError(101, f"websocket frame is not a NotificationMessage ({exc})",
-                               frame) from None
+    return NotificationMessage.from_wire(parse_frame_dict(frame))

@@ -13,6 +13,7 @@ from mds.async_responses import AsyncResponses
 from mds.events import AsyncResponse, DeviceDeregistered, ResourceChanged
 from mds.exceptions import AsyncResponseError
 from mds.models import NotificationMessage
+from servers import wait_until
 
 
 class FakeClock:
@@ -41,36 +42,33 @@ def run_in_thread() -> Iterator[Callable[..., threading.Thread]]:
         assert not thread.is_alive()
 
 
-def _wait_until(condition: Callable[[], bool], limit: float = 5.0) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.001)
-
-
 def test_wait_returns_an_answer_fed_from_another_thread(
     run_in_thread: Callable[..., threading.Thread],
 ) -> None:
     responses = AsyncResponses()
     results: list[AsyncResponse] = []
     run_in_thread(lambda: results.append(responses.wait("abc", timeout=5)))
-    _wait_until(lambda: responses.waiting() == 1)
+    assert wait_until(lambda: responses.waiting() == 1)
     fed = responses.feed_message(
         {"async-responses": [{"id": "abc", "status": 200, "ct": "text/plain", "payload": "NTc="}]}
     )
     assert fed == 1
-    _wait_until(lambda: bool(results))
-    assert results[0].value == 57 and results[0].ok
-    assert responses.pending() == 0 and responses.waiting() == 0
+    assert wait_until(lambda: bool(results))
+    assert results[0].value == 57
+    assert results[0].ok
+    assert responses.pending() == 0
+    assert responses.waiting() == 0
 
 
 def test_early_arrival_is_kept_until_claimed() -> None:
     responses = AsyncResponses()
     responses.feed(AsyncResponse("early", 200, payload=b"x", value=b"x"))
-    assert responses.pending() == 1 and "early" in responses
+    assert responses.pending() == 1
+    assert "early" in responses
     answer = responses.wait("early", timeout=0)
     assert answer.value == b"x"
-    assert responses.pending() == 0 and "early" not in responses
+    assert responses.pending() == 0
+    assert "early" not in responses
     with pytest.raises(TimeoutError):
         responses.wait("early", timeout=0)  # each answer is delivered once
 
@@ -84,7 +82,8 @@ def test_non_2xx_status_raises_with_the_response() -> None:
     )
     with pytest.raises(AsyncResponseError) as caught:
         responses.wait("t", timeout=1)
-    assert caught.value.status == 504 and caught.value.error == "TIMEOUT"
+    assert caught.value.status == 504
+    assert caught.value.error == "TIMEOUT"
     assert caught.value.response.id == "t"
     assert responses.pending() == 0
 
@@ -109,7 +108,8 @@ def test_only_async_responses_are_taken() -> None:
             AsyncResponse("", 200),  # no id: nobody can claim it
         ]
     )
-    assert taken == 1 and responses.pending() == 1
+    assert taken == 1
+    assert responses.pending() == 1
 
 
 def test_unclaimed_answers_expire_after_ttl() -> None:
@@ -119,7 +119,8 @@ def test_unclaimed_answers_expire_after_ttl() -> None:
     clock.now += 5
     responses.feed(AsyncResponse("new", 200))
     clock.now += 6  # "old" is 11 s old, "new" 6 s
-    assert responses.pending() == 1 and "old" not in responses
+    assert responses.pending() == 1
+    assert "old" not in responses
     with pytest.raises(TimeoutError):
         responses.wait("old", timeout=0)
     assert responses.wait("new", timeout=0).id == "new"
@@ -129,7 +130,8 @@ def test_unclaimed_answers_expire_after_ttl() -> None:
 def test_max_pending_evicts_the_oldest_first() -> None:
     responses = AsyncResponses(max_pending=3)
     responses.feed([AsyncResponse(f"r{i}", 200) for i in range(5)])
-    assert responses.pending() == 3 and responses.dropped == 2
+    assert responses.pending() == 3
+    assert responses.dropped == 2
     for gone in ("r0", "r1"):
         with pytest.raises(TimeoutError):
             responses.wait(gone, timeout=0)
@@ -142,9 +144,9 @@ def test_answers_someone_waits_for_are_not_evicted(
     responses = AsyncResponses(max_pending=1)
     results: list[AsyncResponse] = []
     run_in_thread(lambda: results.append(responses.wait("wanted", timeout=5)))
-    _wait_until(lambda: responses.waiting() == 1)
+    assert wait_until(lambda: responses.waiting() == 1)
     responses.feed([AsyncResponse("wanted", 200)] + [AsyncResponse(f"x{i}", 200) for i in range(5)])
-    _wait_until(lambda: bool(results))
+    assert wait_until(lambda: bool(results))
     assert results[0].id == "wanted"
 
 
@@ -179,15 +181,16 @@ def test_many_threads_each_get_their_own_answer(
     ids = [f"id-{i}" for i in range(20)]
     for async_id in ids[:10]:  # half wait before the answers come, half after
         run_in_thread(waiter, async_id)
-    _wait_until(lambda: responses.waiting() == 10)
+    assert wait_until(lambda: responses.waiting() == 10)
     responses.feed_message(
         {"async-responses": [{"id": a, "status": 200 + i} for i, a in enumerate(reversed(ids))]}
     )
     for async_id in ids[10:]:
         run_in_thread(waiter, async_id)
-    _wait_until(lambda: len(results) == 20)
+    assert wait_until(lambda: len(results) == 20)
     assert results == {a: 200 + 19 - i for i, a in enumerate(ids)}
-    assert responses.pending() == 0 and responses.waiting() == 0
+    assert responses.pending() == 0
+    assert responses.waiting() == 0
 
 
 def test_two_waiters_for_one_id_share_one_answer(
@@ -208,21 +211,23 @@ def test_two_waiters_for_one_id_share_one_answer(
 
     run_in_thread(waiter)
     run_in_thread(waiter)
-    _wait_until(lambda: responses.waiting() == 2)
+    assert wait_until(lambda: responses.waiting() == 2)
     responses.feed(AsyncResponse("same", 200))
-    _wait_until(lambda: len(outcomes) == 2)
+    assert wait_until(lambda: len(outcomes) == 2)
     assert sorted(outcomes) == ["answer", "timeout"]
-    assert responses.waiting() == 0 and responses.pending() == 0
+    assert responses.waiting() == 0
+    assert responses.pending() == 0
 
 
 def test_constructor_checks_and_repr() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_pending"):
         AsyncResponses(max_pending=-1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="ttl"):
         AsyncResponses(ttl=0)
     responses = AsyncResponses(max_pending=0, ttl=None)
     responses.feed(AsyncResponse("a", 200))
-    assert responses.pending() == 0 and responses.dropped == 1
+    assert responses.pending() == 0
+    assert responses.dropped == 1
     assert repr(responses) == "AsyncResponses(pending=0, waiting=0, max_pending=0, ttl=None)"
 
 
@@ -240,3 +245,16 @@ def test_feed_message_takes_only_the_async_responses_of_a_mixed_batch() -> None:
     assert responses.feed(message) == 1
     assert responses.feed(NotificationMessage.from_dict(message)) == 1
     assert responses.pending() == 1
+
+
+def test_a_wait_without_timeout_waits_as_long_as_it_takes(
+    run_in_thread: Callable[..., threading.Thread],
+) -> None:
+    responses = AsyncResponses()
+    results: list[AsyncResponse] = []
+    run_in_thread(lambda: results.append(responses.wait("slow")))
+    assert wait_until(lambda: responses.waiting() == 1)
+    assert responses.feed([DeviceDeregistered("d")]) == 0  # no answer among them
+    assert responses.feed(AsyncResponse("slow", 200)) == 1
+    assert wait_until(lambda: bool(results))
+    assert results[0].id == "slow"

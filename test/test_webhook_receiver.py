@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import base64
 import http.client
+import io
 import json
 import logging
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -25,6 +25,7 @@ from mds.webhook_receiver import (
     parse_webhook,
     register_webhook_with_secret,
 )
+from servers import wait_until
 
 SECRET = "s3cr3t-value-never-shown"
 
@@ -92,13 +93,6 @@ def serve(request: pytest.FixtureRequest) -> Iterator[Callable[[Any], str]]:
         stop()
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def raw_request(url: str, method: str = "PUT", body: bytes = b"",
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     host_port = url.split("//", 1)[1].split("/", 1)[0]
@@ -129,7 +123,7 @@ def test_emulator_delivers_to_the_receiver(mds_emulator: Emulator, mds_client: m
         mds_emulator.notify("dev", "/3303/0/5700", i)
     mds_emulator.register_device("dev-2", ept="Light")
     mds_emulator.async_response("req-9", value="ok")
-    wait_for(lambda: len(events) == 7)
+    assert wait_until(lambda: len(events) == 7)
     assert [e.value for e in events[:5]] == [0, 1, 2, 3, 4]
     assert all(isinstance(e, ResourceChanged) for e in events[:5])
     assert isinstance(events[5], DeviceRegistered)
@@ -154,13 +148,13 @@ def test_a_failing_handler_answers_500_and_the_batch_comes_again(
     url = serve(WebhookReceiver({"authorization": SECRET}, on_event=flaky))
     register_webhook_with_secret(mds.NotificationsApi(mds_client), url, SECRET)
     mds_emulator.notify("dev", "/1/0/1", 41)
-    wait_for(lambda: len(seen) == 2)
+    assert wait_until(lambda: len(seen) == 2)
     assert seen == [41, 41]  # nothing lost: retried after the 500
 
     def statuses() -> list[Any]:
         return [d["status"] for d in mds_emulator.deliveries() if d["kind"] == "delivery"]
 
-    wait_for(lambda: len(statuses()) == 2)
+    assert wait_until(lambda: len(statuses()) == 2)
     assert statuses() == [500, 204]
     assert any("handler failed" in r.getMessage() for r in caplog.records)
 
@@ -171,7 +165,8 @@ def test_register_webhook_with_secret_generates_and_checks_length(
     url = serve(WebhookReceiver())
     first = register_webhook_with_secret(api, url)
     second = register_webhook_with_secret(api, url, header="x-hook-secret")
-    assert len(first) >= 40 and first != second
+    assert len(first) >= 40
+    assert first != second
     assert api.get_webhook().headers == {"x-hook-secret": second}
     puts_before = sum(1 for r in mds_emulator.requests() if r["method"] == "PUT")
     with pytest.raises(mds.ApiValueError) as info:
@@ -208,7 +203,9 @@ def test_other_methods_answer_405_with_allow(receiver_url: tuple[str, list[Any]]
                                              method: str) -> None:
     url, calls = receiver_url
     status, headers, _ = raw_request(url, method, body=b"{}", headers=auth())
-    assert status == 405 and headers["Allow"] == "PUT" and calls == []
+    assert status == 405
+    assert headers["Allow"] == "PUT"
+    assert calls == []
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "wrong"},
@@ -219,7 +216,8 @@ def test_wrong_or_missing_secret_answers_401_without_echo(
     caplog.set_level(logging.DEBUG, logger="mds")
     url, calls = receiver_url
     status, _, body = raw_request(url, body=b'{"notifications":[]}', headers=headers)
-    assert status == 401 and calls == []
+    assert status == 401
+    assert calls == []
     assert SECRET.encode() not in body
     assert all(SECRET not in r.getMessage() for r in caplog.records)
 
@@ -233,7 +231,8 @@ def test_oversized_body_answers_413_without_reading_it(
         sock.sendall(b"PUT /hook HTTP/1.1\r\nHost: x\r\nAuthorization: " + SECRET.encode()
                      + b"\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{")
         answer = sock.recv(4096)
-    assert answer.startswith(b"HTTP/1.") and b" 413 " in answer.split(b"\r\n", 1)[0]
+    assert answer.startswith(b"HTTP/1.")
+    assert b" 413 " in answer.split(b"\r\n", 1)[0]
     assert calls == []
 
 
@@ -244,7 +243,8 @@ def test_oversized_body_under_waitress_answers_413(serve: Callable[[Any], str]) 
     url = serve(WebhookReceiver(on_message=calls.append, max_body=100))
     body = json.dumps({"de-registrations": ["x" * 200]}).encode()
     status, _, _ = raw_request(url, body=body, headers={"Content-Type": "application/json"})
-    assert status == 413 and calls == []
+    assert status == 413
+    assert calls == []
 
 
 @pytest.mark.parametrize("body", [
@@ -255,7 +255,8 @@ def test_malformed_bodies_answer_400_without_calling_the_handler(
         receiver_url: tuple[str, list[Any]], body: bytes) -> None:
     url, calls = receiver_url
     status, _, _ = raw_request(url, body=body, headers=auth())
-    assert status == 400 and calls == []
+    assert status == 400
+    assert calls == []
 
 
 def test_bad_items_in_a_good_batch_are_delivered_as_events_with_error(
@@ -268,7 +269,8 @@ def test_bad_items_in_a_good_batch_are_delivered_as_events_with_error(
          "payload": base64.b64encode(b"7").decode()}]}).encode()
     status, _, _ = raw_request(url, body=body, headers={"Content-Type": "application/json"})
     assert status == 204
-    assert events[0].error and events[1].value == 7
+    assert events[0].error
+    assert events[1].value == 7
 
 
 # -- parse_webhook ----------------------------------------------------------------------------
@@ -282,7 +284,8 @@ def test_parse_webhook_for_framework_views() -> None:
     assert not parse_webhook(headers, b"{}")  # validation request: empty, falsy
     with pytest.raises(mds.UnauthorizedException) as info:
         parse_webhook({}, body, expected_headers={"authorization": SECRET})
-    assert info.value.status == 401 and SECRET not in str(info.value)
+    assert info.value.status == 401
+    assert SECRET not in str(info.value)
     with pytest.raises(mds.BadRequestException) as bad:
         parse_webhook(headers, b"{nope")
     assert bad.value.status == 400
@@ -297,8 +300,55 @@ def test_receiver_repr_and_direct_wsgi_call_hide_the_secret() -> None:
     answers: list[Any] = []
     body = receiver({"REQUEST_METHOD": "PUT", "CONTENT_LENGTH": "2", "HTTP_AUTHORIZATION": "x",
                      "wsgi.input": None}, lambda status, headers: answers.append(status))
-    assert answers == ["401 Unauthorized"] and SECRET.encode() not in b"".join(body)
+    assert answers == ["401 Unauthorized"]
+    assert SECRET.encode() not in b"".join(body)
     answers.clear()
     receiver({"REQUEST_METHOD": "PUT", "HTTP_AUTHORIZATION": SECRET},
              lambda status, headers: answers.append(status))
     assert answers == ["411 Length Required"]
+
+
+def wsgi_call(app: WebhookReceiver, environ: dict[str, Any]) -> tuple[str, bytes]:
+    """Call the WSGI application as a server would; returns the status line and the body."""
+    statuses: list[str] = []
+    body = b"".join(app(environ, lambda status, headers: statuses.append(status)))
+    return statuses[0], body
+
+
+def test_content_length_is_checked_before_the_body_is_parsed() -> None:
+    calls: list[Any] = []
+    receiver = WebhookReceiver({"Content-Type": "application/json"}, on_message=calls.append)
+    put = {"REQUEST_METHOD": "PUT", "CONTENT_TYPE": "application/json"}
+    for length in ("abc", "-1"):
+        status, body = wsgi_call(receiver, {**put, "CONTENT_LENGTH": length,
+                                            "wsgi.input": io.BytesIO(b"{}")})
+        assert status == "400 Bad Request"
+        assert body == b"invalid Content-Length\n"
+    status, body = wsgi_call(receiver, {**put, "CONTENT_LENGTH": "100",
+                                        "wsgi.input": io.BytesIO(b'{"de-registrations": []}')})
+    assert status == "400 Bad Request"
+    assert b"shorter" in body
+    # The expected headers are read from the environ keys WSGI gives them (no HTTP_ prefix for
+    # Content-Type): a wrong one is refused.
+    status, _ = wsgi_call(receiver, {**put, "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": "2",
+                                     "wsgi.input": io.BytesIO(b"{}")})
+    assert status == "401 Unauthorized"
+    assert calls == []
+
+
+def test_expected_headers_must_be_strings() -> None:
+    with pytest.raises(TypeError, match="string values"):
+        WebhookReceiver({"authorization": 5})  # type: ignore[dict-item]
+
+
+def test_on_message_alone_gets_whole_batches_and_the_registry_its_answers() -> None:
+    messages: list[mds.NotificationMessage] = []
+    registry = AsyncResponses()
+    receiver = WebhookReceiver(on_message=messages.append, async_responses=registry)
+    body = json.dumps({"async-responses": [{"id": "a1", "status": 200, "ct": "text/plain",
+                                            "payload": "Nw=="}]}).encode()
+    status, _ = wsgi_call(receiver, {"REQUEST_METHOD": "PUT", "CONTENT_LENGTH": str(len(body)),
+                                     "wsgi.input": io.BytesIO(body)})
+    assert status == "204 No Content"
+    assert [m.async_responses[0].id for m in messages] == ["a1"]
+    assert registry.wait("a1", timeout=0).value == 7

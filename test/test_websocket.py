@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import trustme
+from test_listener import RawWebsocketServer
 from websockets.sync.server import ServerConnection, serve
 
 import mds
 from mds.emulator import Emulator
+from mds.websocket import open_websocket, websocket_url
 from servers import ProxyServer, ScriptedServer, wait_until
 
 WS_PATH = "/v2/notification/websocket-connect"
@@ -82,7 +85,8 @@ def test_subprotocol_auth(emu: Emulator) -> None:
         cfg.api_key["Authorization"] = emu.api_key
         ws2 = api.connect_websocket(subprotocol_auth=True)
         assert ws2.subprotocol == "wss"
-        assert list(ws) == [] and ws.close_code == 1001, "the second socket replaced the first"
+        assert list(ws) == [], "the second socket replaced the first"
+        assert ws.close_code == 1001
         ws2.close()
         assert ws2.close_code == 1000
 
@@ -95,7 +99,6 @@ def test_doc_example_call_ignoring_the_return_value(emu: Emulator) -> None:
     api.connect_websocket(connection, upgrade, sec_web_socket_protocol)
     assert api.get_websocket().status == "connected"
     api.api_client.close()  # closes the websocket it opened
-    assert api.get_websocket  # the method still exists; the client is closed
     with mds.ApiClient(mds.Configuration(host=emu.url, api_key=emu.api_key)) as client:
         # the service notices the close asynchronously
         assert wait_until(
@@ -144,7 +147,7 @@ def test_recv_timeout(emu: Emulator, api: mds.NotificationsApi) -> None:
 
 def test_connect_async(emu: Emulator, api: mds.NotificationsApi) -> None:
     api.register_websocket()
-    ws = api.connect_websocket(async_req=True).get(timeout=5)
+    ws = cast(mds.AsyncResult, api.connect_websocket(async_req=True)).get(timeout=5)
     with ws:
         assert isinstance(ws, mds.WebsocketConnection)
         data, status, headers = api.connect_websocket_with_http_info()
@@ -159,7 +162,8 @@ def test_connect_async(emu: Emulator, api: mds.NotificationsApi) -> None:
      (426, mds.UpgradeRequiredException), (429, mds.TooManyRequestsException),
      (403, mds.ForbiddenException), (503, mds.ServiceException)],
 )
-def test_handshake_refusals(server: ScriptedServer, status: int, exc: type) -> None:
+def test_handshake_refusals(server: ScriptedServer, status: int,
+                            exc: type[mds.ApiException]) -> None:
     server.reply("GET", WS_PATH, status, {"code": status, "message": "no", "request_id": "r9"},
                  {"Retry-After": "2"} if status == 429 else {})
     cfg = mds.Configuration(host=server.url, api_key="ak_secret_value")
@@ -171,7 +175,7 @@ def test_handshake_refusals(server: ScriptedServer, status: int, exc: type) -> N
     assert req.header("Authorization") == "Bearer ak_secret_value"
     assert req.header("Upgrade") == "websocket"
     assert "ak_secret_value" not in str(info.value) + repr(info.value.headers)
-    if status == 429:
+    if isinstance(info.value, mds.TooManyRequestsException):
         assert info.value.retry_after == 2
 
 
@@ -215,16 +219,9 @@ def test_malformed_frames_raise_typed_errors_and_the_stream_goes_on() -> None:
             assert ws.close_code == 1000
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-def test_wss_with_the_right_ca_and_refused_without(ca: trustme.CA, tmp_path: Path) -> None:
+def test_wss_with_the_right_ca_and_refused_without(ca: trustme.CA, ca_bundle: str) -> None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
-    bundle = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
 
     def handler(conn: ServerConnection) -> None:
         conn.send(json.dumps({"registrations": [{"ep": "tls-dev"}]}))
@@ -232,16 +229,17 @@ def test_wss_with_the_right_ca_and_refused_without(ca: trustme.CA, tmp_path: Pat
 
     with ws_server(handler, tls=context) as url:
         assert url.startswith("https://")
-        cfg = mds.Configuration(host=url, api_key="ak_x", ssl_ca_cert=str(bundle))
+        cfg = mds.Configuration(host=url, api_key="ak_x", ssl_ca_cert=ca_bundle)
         with mds.ApiClient(cfg) as client:
             api = mds.NotificationsApi(client)
             try:
                 ws = api.connect_websocket()
-            except mds.ApiConnectionError as exc:
+            except mds.ApiTLSError:
+                raise
+            except mds.ApiConnectionError:
                 # websockets 16's own TLS test server (Python 3.10) has been seen, once under
-                # heavy load, to close a verified connection before answering; a TLS failure
-                # would be ApiTLSError, which is not caught here.
-                assert not isinstance(exc, mds.ApiTLSError)
+                # heavy load, to close a verified connection before answering (a TLS failure
+                # would be ApiTLSError: raised above).
                 ws = api.connect_websocket()
             with ws:
                 assert ws.url.startswith("wss://")
@@ -249,6 +247,147 @@ def test_wss_with_the_right_ca_and_refused_without(ca: trustme.CA, tmp_path: Pat
         with mds.ApiClient(mds.Configuration(host=url, api_key="ak_x")) as client:
             with pytest.raises(mds.ApiTLSError):
                 mds.NotificationsApi(client).connect_websocket()
+
+
+def test_hostname_checks_follow_assert_hostname(ca: trustme.CA, ca_bundle: str) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("example.test").configure_cert(context)  # not for 127.0.0.1
+
+    def handler(conn: ServerConnection) -> None:
+        conn.send(json.dumps({"registrations": [{"ep": "tls-dev"}]}))
+        conn.close(1000)
+
+    with ws_server(handler, tls=context) as url:
+        def connect(**options: Any) -> str:
+            cfg = mds.Configuration(host=url, api_key="ak_x", ssl_ca_cert=ca_bundle, **options)
+            with mds.ApiClient(cfg) as client, mds.NotificationsApi(client).connect_websocket() as ws:
+                return str(ws.recv(timeout=5).registrations[0].ep)
+
+        with pytest.raises(mds.ApiTLSError):
+            connect()
+        assert connect(assert_hostname="example.test") == "tls-dev"  # the name to check
+        assert connect(assert_hostname=False) == "tls-dev"  # the chain is still verified
+
+
+def test_client_certificates_are_presented(ca: trustme.CA, ca_bundle: str,
+                                           tmp_path: Path) -> None:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    context.verify_mode = ssl.CERT_REQUIRED
+    ca.configure_trust(context)
+    pem = tmp_path / "client.pem"
+    ca.issue_cert("client.example").private_key_and_cert_chain_pem.write_to_path(str(pem))
+
+    def handler(conn: ServerConnection) -> None:
+        conn.send(json.dumps({"registrations": [{"ep": "mutual"}]}))
+        conn.close(1000)
+
+    with ws_server(handler, tls=context) as url:
+        cfg = mds.Configuration(host=url, api_key="ak_x", ssl_ca_cert=ca_bundle,
+                                cert_file=str(pem))
+        with mds.ApiClient(cfg) as client, mds.NotificationsApi(client).connect_websocket() as ws:
+            assert ws.recv(timeout=5).registrations[0].ep == "mutual"
+        without = mds.Configuration(host=url, api_key="ak_x", ssl_ca_cert=ca_bundle)
+        with mds.ApiClient(without) as client, pytest.raises(mds.ApiConnectionError):
+            with mds.NotificationsApi(client).connect_websocket() as ws:
+                ws.recv(timeout=5)  # TLS 1.3: the refusal may come with the first read
+
+
+def test_websocket_url() -> None:
+    assert websocket_url("https://api.example.com") == \
+        "wss://api.example.com/v2/notification/websocket-connect"
+    assert websocket_url("http://127.0.0.1:8080/base/") == \
+        "ws://127.0.0.1:8080/base/v2/notification/websocket-connect"
+    with pytest.raises(mds.ApiValueError, match="http"):
+        websocket_url("ftp://example.com")
+
+
+def test_what_cannot_work_is_refused_before_connecting(emu: Emulator) -> None:
+    api = make_api(emu)
+    with pytest.raises(mds.ApiValueError, match="Upgrade"):
+        api.connect_websocket(connection="keep-alive")
+    api.api_client.configuration.api_key.clear()
+    with pytest.raises(mds.ApiValueError, match="API key"):
+        api.connect_websocket(subprotocol_auth=True)
+    api.api_client.close()
+    with pytest.raises(mds.ClientClosedError):
+        open_websocket(api.api_client)
+    assert emu.requests() == []  # nothing was sent
+
+
+def test_handshake_timeouts(emu: Emulator, api: mds.NotificationsApi) -> None:
+    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        cfg = mds.Configuration(host=f"http://127.0.0.1:{silent.getsockname()[1]}",
+                                api_key="ak_x")
+        with mds.ApiClient(cfg) as client:
+            for timeout in (0.2, (0.1, 0.1)):
+                with pytest.raises(mds.ApiTimeoutError):
+                    mds.NotificationsApi(client).connect_websocket(_request_timeout=timeout)
+    api.register_websocket()
+    with api.connect_websocket(_request_timeout=None) as ws:  # None: no timeout at all
+        assert ws.close_code is None
+
+
+def test_connection_state_ping_and_repr(emu: Emulator, api: mds.NotificationsApi) -> None:
+    api.register_websocket()
+    ws = api.connect_websocket()
+    assert not ws.closed
+    assert ws.close_code is None
+    assert repr(ws) == f"<WebsocketConnection {ws.url} open>"
+    assert emu.api_key not in repr(ws)
+    api.delete_websocket()  # the service closes it: 1000
+    assert list(ws) == []
+    assert ws.closed
+    assert ws.closed_by_server
+    assert repr(ws).endswith(" closed 1000>")
+    with pytest.raises(mds.WebsocketClosedError):
+        ws.ping()
+    ws.close()  # idempotent
+    api.register_websocket()
+    with api.connect_websocket() as mine:
+        pass
+    assert mine.closed
+    assert not mine.closed_by_server
+    assert mine.close_code == 1000
+
+
+def test_a_silent_server_gets_no_pong_in_time() -> None:
+    server = RawWebsocketServer([])
+    try:
+        with mds.ApiClient(mds.Configuration(host=server.url, api_key="ak_x")) as client:
+            with mds.NotificationsApi(client).connect_websocket() as ws:
+                with pytest.raises(mds.ApiTimeoutError, match="pong"):
+                    ws.ping(timeout=0.2)
+    finally:
+        server.close()
+
+
+def test_a_second_concurrent_recv_is_an_mds_error(emu: Emulator,
+                                                   api: mds.NotificationsApi) -> None:
+    api.register_websocket()
+    with api.connect_websocket() as ws:
+        received: list[Any] = []
+        reader = threading.Thread(target=lambda: received.append(ws.recv(timeout=5)))
+        reader.start()
+        # Wait until the reader is inside recv(): then a second recv() is refused.
+        assert wait_until(lambda: reader.is_alive())
+        failed = wait_until(lambda: _recv_refused(ws), timeout=2)
+        emu.notify("d", "/1/0/1", "x")
+        reader.join()
+    assert failed
+    assert received[0].notifications[0].payload_bytes == b"x"
+
+
+def _recv_refused(ws: mds.WebsocketConnection) -> bool:
+    try:
+        ws.recv(timeout=0.01)
+    except mds.ApiTimeoutError:
+        return False  # the reader was not inside recv() yet
+    except mds.ApiConnectionError:
+        return True
+    return False
 
 
 def test_websocket_through_a_proxy(emu: Emulator) -> None:
