@@ -4,6 +4,7 @@ websocket server): close codes, back-off, no loss, stop() latency, takeovers, co
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -11,7 +12,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ import mds
 from mds.async_responses import AsyncResponses
 from mds.emulator import Emulator
 from mds.emulator.pytest_plugin import TEST_TIMINGS
-from mds.events import AsyncResponse, ResourceChanged
+from mds.events import AsyncResponse, ResourceChanged, event_list
 from mds.listener import (
     DEFAULT_CLOSE_CODE_POLICY,
     Action,
@@ -30,6 +31,8 @@ from mds.listener import (
     existing_channel,
 )
 from mds.models._base import Model
+from mds.websocket import parse_frame, parse_frame_dict
+from servers import wait_until
 
 FAST = ReconnectPolicy(initial_delay=0.02, max_delay=0.2, takeover_delay=0.2,
                        takeover_max_delay=2.0)
@@ -45,25 +48,23 @@ def client(mds_emulator: Emulator) -> Iterator[mds.ApiClient]:
         yield api_client
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
-def values(events: list[Any]) -> list[Any]:
+def values(events: Iterable[Any]) -> list[Any]:
     return [e.value for e in events]
 
 
 def take(listener: NotificationListener, count: int) -> list[Any]:
-    events = []
+    events: list[Any] = []
     for event in listener:
         events.append(event)
         if len(events) == count:
             break
     return events
+
+
+def first_event(listener: NotificationListener) -> Any:
+    """Open *listener* and take one event: what raises, raises from one of the two."""
+    listener.open()
+    return next(listener)
 
 
 def requests_to(emu: Emulator, method: str, path: str) -> int:
@@ -85,9 +86,12 @@ def test_websocket_events_in_order_with_stats(mds_emulator: Emulator,
     assert all(isinstance(e, ResourceChanged) and e.device_id == "dev-1" for e in events[:5])
     assert type(events[5]).__name__ == "DeviceRegistered"
     assert isinstance(stats, ListenerStats)
-    assert stats.events == 6 and stats.messages >= 1 and stats.reconnects == 0
-    assert stats.started is not None and stats.channel == "websocket"
-    with pytest.raises(Exception):  # noqa: B017 - frozen snapshot
+    assert stats.events == 6
+    assert stats.messages >= 1
+    assert stats.reconnects == 0
+    assert stats.started is not None
+    assert stats.channel == "websocket"
+    with pytest.raises(dataclasses.FrozenInstanceError):  # a snapshot
         stats.events = 0  # type: ignore[misc]
     assert not listener.stats.connected
 
@@ -100,7 +104,7 @@ def test_messages_yields_whole_batches(mds_emulator: Emulator, client: mds.ApiCl
         message = next(listener.messages())
     assert isinstance(message, mds.NotificationMessage)
     assert len(message) == 3
-    assert [e.value for e in message.events()] == [0, 1, 2]
+    assert values(message.events()) == [0, 1, 2]
 
 
 def test_repr_has_no_secret(mds_emulator: Emulator, client: mds.ApiClient) -> None:
@@ -115,6 +119,7 @@ def test_repr_has_no_secret(mds_emulator: Emulator, client: mds.ApiClient) -> No
     ("code", "reason", "registers"),
     [
         (1001, "server shutting down", True),
+        (1001, "", True),  # not said: the listener asks, and nobody else is connected
         (1011, "unexpected condition", True),
         (1012, "service restart", False),
         (1013, "try again later", False),
@@ -127,14 +132,16 @@ def test_close_codes_that_reconnect(mds_emulator: Emulator, client: mds.ApiClien
         mds_emulator.notify("d", "/1/0/1", 1)
         first = take(listener, 1)
         assert mds_emulator.add_fault(websocket="close", code=code, reason=reason)["sockets"] == 1
-        wait_for(lambda: listener.stats.last_close_code is not None or
+        assert wait_until(lambda: listener.stats.last_close_code is not None or
                  mds_emulator.health()["websockets"] == 0)
         mds_emulator.notify("d", "/1/0/1", 2)
         second = take(listener, 1)
         stats = listener.stats
     assert values(first + second) == [1, 2]
-    assert stats.last_close_code == code and stats.last_close_reason == reason
-    assert stats.reconnects == 1 and stats.takeovers == 0
+    assert stats.last_close_code == code
+    assert stats.last_close_reason == reason
+    assert stats.reconnects == 1
+    assert stats.takeovers == 0
     puts = requests_to(mds_emulator, "PUT", "/v2/notification/websocket")
     assert puts == (2 if registers else 1)
 
@@ -179,16 +186,16 @@ def test_bad_key_on_the_websocket_handshake_raises_unauthorized() -> None:
             mds.NotificationsApi(good).register_websocket()
         with client_for(emu, "ak_wrong") as bad:
             listener = NotificationListener(bad, register=False, reconnect=FAST)
+            # The service accepts the handshake, then closes with 1008.
             with pytest.raises(mds.UnauthorizedException):
-                listener.open()
-                next(listener)  # the service accepts the handshake, then closes with 1008
+                first_event(listener)
             listener.close()
 
 
 def test_1011_without_a_channel_registers_it(mds_emulator: Emulator,
                                              client: mds.ApiClient) -> None:
     def produce() -> None:
-        wait_for(lambda: mds_emulator.health()["websockets"] == 1)
+        assert wait_until(lambda: mds_emulator.health()["websockets"] == 1)
         mds_emulator.notify("d", "/1/0/1", 7)
 
     with NotificationListener(client, register=False, reconnect=FAST) as listener:
@@ -231,11 +238,14 @@ def test_forced_drops_while_10000_notifications_flow_lose_nothing() -> None:
         payloads = [base64.b64encode(str(i).encode()).decode() for i in range(total)]
 
         def produce() -> None:
+            # Chunk after chunk, each once the listener has caught up with the one before the
+            # last: notifications keep flowing while the connection drops.
             for start in range(0, total, 500):
+                caught_up = max(0, start - 500)
+                wait_until(lambda: listener.stats.events >= caught_up, timeout=30)  # noqa: B023 - called at once
                 emu.queue_message({"notifications": [
                     {"ep": "dev", "path": "/1/0/1", "ct": "text/plain", "payload": p}
                     for p in payloads[start:start + 500]]})
-                time.sleep(0.01)
 
         with NotificationListener(api_client, reconnect=FAST) as listener:
             producer = threading.Thread(target=produce)
@@ -256,11 +266,15 @@ def test_events_left_in_a_batch_survive_an_exception_in_the_loop(
     seen: list[Any] = []
     with NotificationListener(client) as listener:
         mds_emulator.queue_message(mds_emulator_batch)
-        with pytest.raises(RuntimeError):
+
+        def consume() -> None:
             for event in listener:
-                seen.append(event.value)
-                if event.value == 1:
+                seen.append(getattr(event, "value", None))
+                if seen[-1] == 1:
                     raise RuntimeError("the consumer failed")
+
+        with pytest.raises(RuntimeError, match="the consumer failed"):
+            consume()
         mds_emulator.notify("d", "/1/0/1", 5)
         seen += values(take(listener, 4))
     assert seen == [0, 1, 2, 3, 4, 5]
@@ -284,7 +298,7 @@ def poll_channel_ready(emu: Emulator) -> Callable[[], bool]:
 def test_long_poll_receives_in_order(mds_emulator: Emulator, client: mds.ApiClient) -> None:
     with NotificationListener(client, "long-poll", reconnect=FAST) as listener:
         def produce() -> None:
-            wait_for(poll_channel_ready(mds_emulator))
+            assert wait_until(poll_channel_ready(mds_emulator))
             for i in range(20):
                 mds_emulator.notify("d", "/1/0/1", i)
 
@@ -306,7 +320,7 @@ def test_long_poll_rides_out_429_and_503_bursts(mds_emulator: Emulator, client: 
                                count=3)
 
         def produce() -> None:
-            wait_for(poll_channel_ready(mds_emulator))
+            assert wait_until(poll_channel_ready(mds_emulator))
             mds_emulator.notify("d", "/1/0/1", "after the storm")
 
         producer = threading.Thread(target=produce)
@@ -315,7 +329,9 @@ def test_long_poll_rides_out_429_and_503_bursts(mds_emulator: Emulator, client: 
         producer.join()
         stats = listener.stats
     assert values(got) == ["after the storm"]
-    assert stats.failures == 6 and stats.consecutive_failures == 0 and stats.reconnects == 1
+    assert stats.failures == 6
+    assert stats.consecutive_failures == 0
+    assert stats.reconnects == 1
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 6
     assert any("503" in r.getMessage() for r in warnings)
@@ -332,7 +348,7 @@ def test_long_poll_410_backs_off_and_retries() -> None:
         policy = ReconnectPolicy(initial_delay=0.1, max_delay=0.1, jitter=False)
         with NotificationListener(api_client, "long-poll", reconnect=policy) as listener:
             def produce() -> None:
-                wait_for(poll_channel_ready(emu))
+                assert wait_until(poll_channel_ready(emu))
                 emu.notify("d", "/1/0/1", 1)
 
             producer = threading.Thread(target=produce)
@@ -363,8 +379,7 @@ def test_network_errors_are_retried_then_raised_with_max_failures() -> None:
         with mds.ApiClient(config) as api_client:
             listener = NotificationListener(api_client, channel, reconnect=policy)
             with pytest.raises(mds.ApiConnectionError):
-                listener.open()
-                next(listener)
+                first_event(listener)
             assert listener.stats.failures == 4
             listener.close()
 
@@ -373,8 +388,7 @@ def test_another_long_poll_raises_channel_conflict(mds_emulator: Emulator,
                                                    client: mds.ApiClient) -> None:
     other = threading.Thread(target=mds.NotificationsApi(client).long_poll_notifications)
     other.start()
-    wait_for(poll_channel_ready(mds_emulator))
-    time.sleep(0.05)
+    assert wait_until(poll_channel_ready(mds_emulator))  # the other poll is held from then on
     with client_for(mds_emulator) as second:
         with NotificationListener(second, "long-poll") as listener:
             with pytest.raises(mds.ChannelConflictError) as info:
@@ -386,34 +400,45 @@ def test_another_long_poll_raises_channel_conflict(mds_emulator: Emulator,
 
 # -- stop() -----------------------------------------------------------------------------------
 
-def stop_latency(listener: NotificationListener, after: float = 0.3) -> float:
-    """Seconds from stop() (called from another thread) to the end of the iteration."""
+def stop_latency(listener: NotificationListener,
+                 waiting: Callable[[], bool]) -> tuple[float, list[Any]]:
+    """Iterate *listener* to its end while another thread calls stop() as soon as *waiting*
+    says the iteration is blocked where the test wants it. Returns the seconds from stop() to
+    the end of the iteration, and the events received."""
     called: list[float] = []
 
     def stopper() -> None:
-        time.sleep(after)
-        called.append(time.monotonic())
+        if wait_until(waiting):
+            called.append(time.monotonic())
         listener.stop()
 
     thread = threading.Thread(target=stopper)
     thread.start()
-    assert list(listener) == []
+    received = list(listener)
     ended = time.monotonic()
     thread.join()
-    return ended - called[0]
+    assert called, "the iteration never got where stop() was to find it"
+    return ended - called[0], received
 
 
 def test_stop_ends_a_held_long_poll_at_once() -> None:
     with Emulator(**{**TEST_TIMINGS, "long_poll_hold": 30.0}) as emu, client_for(emu) as c:
         with NotificationListener(c, "long-poll") as listener:
-            assert stop_latency(listener) < 1.0
+            latency, received = stop_latency(listener, poll_channel_ready(emu))
+            assert latency < 1.0
+            assert received == []
         # The caller's own client was not disturbed.
         assert mds.NotificationsApi(c).delete_long_poll_channel() == "REMOVED"
 
 
-def test_stop_ends_an_idle_websocket_at_once(client: mds.ApiClient) -> None:
+def test_stop_ends_an_idle_websocket_at_once(mds_emulator: Emulator,
+                                             client: mds.ApiClient) -> None:
     with NotificationListener(client) as listener:
-        assert stop_latency(listener) < 1.0
+        mds_emulator.notify("d", "/1/0/1", 1)
+        # Once the one event is in, the iteration waits for the next frame.
+        latency, received = stop_latency(listener, lambda: listener.stats.events == 1)
+        assert latency < 1.0
+        assert values(received) == [1]
         assert not listener.stats.connected
 
 
@@ -422,20 +447,23 @@ def test_stop_ends_a_back_off_wait_at_once(mds_emulator: Emulator,
     slow = ReconnectPolicy(initial_delay=30.0, max_delay=30.0, jitter=False)
     with NotificationListener(client, reconnect=slow) as listener:
         mds_emulator.add_fault(websocket="close", code=1012)
-        assert stop_latency(listener, after=0.3) < 1.0
-        assert listener.stats.last_close_code == 1012
+        latency, received = stop_latency(listener,
+                                         lambda: listener.stats.last_close_code == 1012)
+        assert latency < 1.0
+        assert received == []
+        assert listener.stats.failures == 1  # it was waiting out the 30 s back-off
 
 
 def test_close_deletes_the_channel_when_asked(mds_emulator: Emulator,
                                               client: mds.ApiClient) -> None:
     api = mds.NotificationsApi(client)
     with NotificationListener(client, delete_channel_on_close=True):
-        wait_for(lambda: api.get_websocket().status == "connected")
+        assert wait_until(lambda: api.get_websocket().status == "connected")
     with pytest.raises(mds.NotFoundException):
         api.get_websocket()
     with NotificationListener(client):
         pass
-    wait_for(lambda: api.get_websocket().status == "disconnected")  # kept, with its queue
+    assert wait_until(lambda: api.get_websocket().status == "disconnected")  # kept, with its queue
 
 
 # -- keepalive and bad frames (raw server) ----------------------------------------------------
@@ -505,7 +533,8 @@ def test_silent_connection_is_declared_dead_and_replaced() -> None:
     finally:
         server.close()
     assert values(got) == [1, 1]
-    assert stats.reconnects == 1 and stats.last_close_code == 1006
+    assert stats.reconnects == 1
+    assert stats.last_close_code == 1006
     assert stats.bad_frames == 2
     assert elapsed < 2.5
 
@@ -530,30 +559,33 @@ ACCEPTED_FRAMES = [
 ]
 
 
-@pytest.mark.parametrize("frame", REJECTED_FRAMES + ACCEPTED_FRAMES)
-def test_wire_frames_are_accepted_and_rejected_as_parse_frame_does(frame: str) -> None:
-    from mds.events import event_list, events_from_message
-    from mds.listener import _parse_wire
-    from mds.websocket import parse_frame
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["text", "binary"])
+@pytest.mark.parametrize("frame", REJECTED_FRAMES)
+def test_frames_that_are_no_notification_message_are_rejected_alike(frame: str,
+                                                                  as_bytes: bool) -> None:
+    sent = frame.encode() if as_bytes else frame
+    with pytest.raises(mds.ApiResponseError) as as_model:
+        parse_frame(sent)
+    with pytest.raises(mds.ApiResponseError) as as_wire:
+        parse_frame_dict(sent)
+    assert as_model.value.status == 101
+    assert as_wire.value.status == 101
+    assert as_wire.value.reason == as_model.value.reason
 
-    for sent in (frame, frame.encode()):  # text and binary frames
-        try:
-            message = parse_frame(sent)
-        except mds.ApiResponseError as exc:
-            with pytest.raises(mds.ApiResponseError) as info:
-                _parse_wire(sent)
-            assert info.value.reason == exc.reason and frame in REJECTED_FRAMES
-            continue
-        assert frame in ACCEPTED_FRAMES
-        wire = _parse_wire(sent)
-        assert event_list(wire) == list(events_from_message(message))
-        items = [item for value in wire.values() if type(value) is list for item in value]
-        assert not any(isinstance(item, Model) for item in items)  # read as sent, not wrapped
+
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["text", "binary"])
+@pytest.mark.parametrize("frame", ACCEPTED_FRAMES)
+def test_accepted_frames_give_the_same_events_as_dicts_and_as_models(frame: str,
+                                                                     as_bytes: bool) -> None:
+    sent = frame.encode() if as_bytes else frame
+    message = parse_frame(sent)
+    wire = parse_frame_dict(sent)
+    assert event_list(wire) == list(message.events())
+    items = [item for value in wire.values() if type(value) is list for item in value]
+    assert not any(isinstance(item, Model) for item in items)  # read as sent, not wrapped
 
 
 def test_event_iteration_skips_the_frames_messages_skips(caplog: pytest.LogCaptureFixture) -> None:
-    from mds.websocket import parse_frame
-
     good = json.dumps({"notifications": [
         {"ep": "d", "path": "/1/0/1", "ct": "text/plain", "payload": "MQ=="}]})
     gone = json.dumps({"de-registrations": ["gone-1"]})
@@ -576,7 +608,8 @@ def test_event_iteration_skips_the_frames_messages_skips(caplog: pytest.LogCaptu
     finally:
         server.close()
     changed, deregistered = events
-    assert isinstance(changed, ResourceChanged) and changed.value == 1
+    assert isinstance(changed, ResourceChanged)
+    assert changed.value == 1
     assert deregistered == mds.DeviceDeregistered("gone-1")
     assert all(isinstance(message, mds.NotificationMessage) for message in batches)
     assert list(batches[0].events()) == [changed]
@@ -603,6 +636,7 @@ def test_two_listeners_on_one_key_do_not_fight(mds_emulator: Emulator,
         listener.open()
         threads.append(threading.Thread(target=lambda lst=listener: list(lst)))
         threads[-1].start()
+    # An observation window, not a wait: how often do the two take the channel from each other?
     time.sleep(2.5)
     for listener in listeners:
         listener.close()
@@ -696,12 +730,20 @@ def test_reconnect_policy_back_off() -> None:
     assert [policy.delay(n) for n in range(1, 7)] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
     jittered = ReconnectPolicy(initial_delay=1.0, max_delay=10.0)
     samples = [jittered.delay(4) for _ in range(200)]
-    assert all(0.0 <= s <= 8.0 for s in samples) and max(samples) > 4.0
+    assert all(0.0 <= s <= 8.0 for s in samples)
+    assert max(samples) > 4.0
     assert policy.delay(10_000) == 10.0
     assert [policy.takeover_wait(n) for n in (1, 2, 3)] == [5.0, 10.0, 20.0]
-    with pytest.raises(ValueError):
+    assert policy.takeover_wait(10_000) == 300.0  # takeover_max_delay
+    jittered_takeovers = [jittered.takeover_wait(2) for _ in range(200)]
+    assert all(5.0 <= s <= 10.0 for s in jittered_takeovers)  # half to all of the bound
+    with pytest.raises(ValueError, match="initial_delay"):
         ReconnectPolicy(initial_delay=-1)
-    with mds.ApiClient() as api_client, pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="multiplier"):
+        ReconnectPolicy(multiplier=0.5)
+    with pytest.raises(ValueError, match="max_failures"):
+        ReconnectPolicy(max_failures=0)
+    with mds.ApiClient() as api_client, pytest.raises(ValueError, match="'webhook'"):
         NotificationListener(api_client, "webhook")
 
 
@@ -709,8 +751,8 @@ def test_subprotocol_auth_and_messages_after_partial_batch(mds_emulator: Emulato
                                                            client: mds.ApiClient) -> None:
     with NotificationListener(client, subprotocol_auth=True) as listener:
         mds_emulator.queue_message({"de-registrations": ["a", "b", "c"]})
-        assert next(listener).device_id == "a"
-        with pytest.raises(RuntimeError):  # "b" and "c" are still buffered as events
+        assert next(listener) == mds.DeviceDeregistered("a")
+        with pytest.raises(RuntimeError, match="buffered"):  # "b" and "c" still are
             next(listener.messages())
         assert [e.device_id for e in take(listener, 2)] == ["b", "c"]
         mds_emulator.deregister_device("d")

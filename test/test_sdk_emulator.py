@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
 
 import mds
 from mds.emulator import Emulator
-from servers import Reply, ScriptedServer
+from servers import Reply, ScriptedServer, wait_until
+
+PULL = "/v2/notification/pull"
 
 
 @pytest.fixture
@@ -47,7 +51,7 @@ def test_webhook_story(emu: Emulator, api: mds.NotificationsApi,
     delivery = receiver.requests[1]
     assert delivery.header("authorization") == "hook-secret"
     assert delivery.header("content-type") == "application/json"
-    message = mds.NotificationMessage.from_dict(__import__("json").loads(delivery.body))
+    message = mds.NotificationMessage.from_dict(json.loads(delivery.body))
     assert message.notifications[0].decode() == 19
     # another channel type is refused while the webhook exists
     with pytest.raises(mds.BadRequestException):
@@ -58,10 +62,7 @@ def test_webhook_story(emu: Emulator, api: mds.NotificationsApi,
 
 
 def receiver_waits_for(receiver: ScriptedServer, count: int, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while len(receiver.requests) < count and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return len(receiver.requests) >= count
+    return wait_until(lambda: len(receiver.requests) >= count, timeout)
 
 
 def test_unreachable_webhook_is_refused(api: mds.NotificationsApi) -> None:
@@ -81,14 +82,18 @@ def test_long_poll_story(emu: Emulator, api: mds.NotificationsApi) -> None:
     assert message.registrations[0].ep == "dev-1"
     assert message.notifications[0].decode() == "Acme"
     # a second poll while one is held: 409
-    held = api.long_poll_notifications(async_req=True)
-    time.sleep(0.1)
+    held = cast(mds.AsyncResult, api.long_poll_notifications(async_req=True))
+    assert wait_until(lambda: len(pulls(emu)) == 3)  # the service holds it from then on
     with pytest.raises(mds.ConflictException):
         api.long_poll_notifications()
     assert not held.get(timeout=5)
     assert api.delete_long_poll_channel() == "REMOVED"
     with pytest.raises(mds.GoneException):
         api.long_poll_notifications()
+
+
+def pulls(emu: Emulator) -> list[dict[str, Any]]:
+    return [r for r in emu.requests() if r["method"] == "GET" and r["path"] == PULL]
 
 
 def test_websocket_channel_story(emu: Emulator, api: mds.NotificationsApi) -> None:
@@ -111,7 +116,7 @@ def test_websocket_channel_story(emu: Emulator, api: mds.NotificationsApi) -> No
 
 @pytest.mark.parametrize(("key", "exc"), [("ak_unknown", mds.UnauthorizedException),
                                           ("not-an-api-key", mds.ForbiddenException)])
-def test_bad_keys(key: str, exc: type) -> None:
+def test_bad_keys(key: str, exc: type[mds.ApiException]) -> None:
     with Emulator(port=0, api_keys=["ak_good"]) as emu:
         with mds.ApiClient(mds.Configuration(host=emu.url, api_key=key)) as client:
             with pytest.raises(exc) as info:
