@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 from mds.exceptions import AsyncResponseError, PayloadDecodeError
 from mds.models._base import Model
-from mds.payload import _decode_raw, decode_base64
+from mds.payload import decode_base64, decode_payload
 
 __all__ = [
     "AsyncResponse",
@@ -125,7 +125,7 @@ def _decode_late(
 ) -> tuple[Any, str | None]:
     """``(value, error)`` of a payload that was left for its first read."""
     try:
-        return _decode_raw(payload, content_type), earlier
+        return decode_payload(payload, content_type), earlier
     except PayloadDecodeError as exc:
         problem = f"payload does not decode as {content_type}: {exc}"
         return None, (earlier + "; " if earlier else "") + _error([problem], key, index)
@@ -396,7 +396,7 @@ def _payload(
     if late:
         return raw, _UNDECODED
     try:
-        return raw, _decode_raw(raw, content_type)
+        return raw, decode_payload(raw, content_type)
     except PayloadDecodeError as exc:
         problems.append(f"payload does not decode as {content_type}: {exc}")
         return raw, None

@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import json
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ def _payload_bytes(vector: dict[str, Any]) -> bytes:
 # TLV vectors
 # --------------------------------------------------------------------------------------------
 
-_READERS = {
+_READERS: dict[str, Callable[[TlvValue], Any]] = {
     "string": TlvValue.as_str,
     "integer": TlvValue.as_int,
     "float": TlvValue.as_float,
@@ -170,10 +171,12 @@ def test_tlv_typed_readers() -> None:
 def test_tlv_payload_reads_like_a_mapping() -> None:
     payload = decode_tlv(bytes.fromhex(VECTORS["tlv"][1]["payload_hex"]))  # ACL, 2 instances
     assert list(payload.keys()) == [0, 2]
-    assert 2 in payload and 1 not in payload
+    assert 2 in payload
+    assert 1 not in payload
     instance = payload[2]
     assert isinstance(instance, TlvContainer)
-    assert instance.kind is TlvKind.OBJECT_INSTANCE and instance.kind == "object_instance"
+    assert instance.kind is TlvKind.OBJECT_INSTANCE
+    assert instance.kind == "object_instance"  # type: ignore[comparison-overlap]  # a str enum
     assert [e.kind for e in instance.values()] == [
         "resource_value",
         "resource_value",
@@ -187,7 +190,7 @@ def test_tlv_payload_reads_like_a_mapping() -> None:
     with pytest.raises(KeyError):
         payload[99]
     with pytest.raises(AttributeError):
-        payload[0].id = 5  # type: ignore[misc]
+        payload[0].id = 5
     with pytest.raises(TypeError):
         payload[5] = payload[0]  # type: ignore[index]
     # typed lookups by path
@@ -211,8 +214,10 @@ def test_tlv_payload_reads_like_a_mapping() -> None:
 def test_tlv_equality_ignores_order_but_iteration_keeps_it() -> None:
     a = decode_tlv(encode_tlv({1: b"a", 2: b"b"}))
     b = decode_tlv(encode_tlv({2: b"b", 1: b"a"}))
-    assert a == b and hash(a) == hash(b)
-    assert list(a) == [1, 2] and list(b) == [2, 1]
+    assert a == b
+    assert hash(a) == hash(b)
+    assert list(a) == [1, 2]
+    assert list(b) == [2, 1]
     assert a != decode_tlv(encode_tlv({1: b"a", 2: b"c"}))
     leaf = TlvValue(1, b"a")
     assert leaf != TlvValue(1, b"a", kind="resource_instance")
@@ -222,7 +227,8 @@ def test_tlv_equality_ignores_order_but_iteration_keeps_it() -> None:
 def test_tlv_long_value_repr_is_short() -> None:
     leaf = TlvValue(69, b"0123456789" * 10_000)
     text = repr(leaf)
-    assert "<100000 bytes:" in text and len(text) < 150
+    assert "<100000 bytes:" in text
+    assert len(text) < 150
 
 
 @pytest.mark.parametrize(
@@ -280,7 +286,7 @@ def test_encode_tlv_typed_helpers() -> None:
     assert encode_tlv_int(0) == b"\x00"
     assert encode_tlv_int(-129) == b"\xff\x7f"
     assert encode_tlv_int(2**31) == b"\x00\x00\x00\x00\x80\x00\x00\x00"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="64-bit"):
         encode_tlv_int(2**63)
     assert encode_tlv_float(1.0, 4) == bytes.fromhex("3f800000")
     assert encode_tlv_float(1.1) == bytes.fromhex("3ff199999999999a")
@@ -293,17 +299,97 @@ def test_encode_tlv_typed_helpers() -> None:
     assert TlvValue(5, (3, 0)).as_objlnk() == (3, 0)
 
 
-def test_encode_tlv_refuses_what_tlv_cannot_hold() -> None:
-    with pytest.raises(ValueError):
-        TlvValue(70000, b"")
-    with pytest.raises(ValueError):
-        TlvContainer(1, [TlvValue(1, b"")], kind="multiple_resource")  # needs instances
-    with pytest.raises(ValueError):
-        TlvContainer(1, [TlvValue(1, b""), TlvValue(1, b"x")])  # duplicate ids
-    with pytest.raises(ValueError):
-        encode_tlv([TlvValue(1, b""), TlvContainer(2, {})])  # mixed levels
-    with pytest.raises(TypeError):
-        encode_tlv({1: object()})
+_BIG = b"x" * (0xFFFFFF // 2 + 1)  # two of them overflow a container's 3-byte length field
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "message"),
+    [
+        (lambda: TlvValue(70000, b""), ValueError, "0..65535"),
+        (lambda: TlvValue(1, b"", kind="instance"), ValueError, "unknown TLV kind 'instance'"),
+        (lambda: TlvValue(1, b"", kind="multiple_resource"), ValueError, "not multiple_resource"),
+        (lambda: TlvValue(1, b"x" * 0x1000000), ValueError, "at most 16777215 bytes"),
+        (lambda: TlvValue(1, object()), TypeError, "cannot encode a object"),
+        (lambda: TlvContainer(1, kind="resource_value"), ValueError, "not resource_value"),
+        (lambda: TlvContainer(1, [TlvValue(1, b"")], kind="multiple_resource"), ValueError,
+         "a multiple_resource cannot hold a resource_value"),
+        (lambda: TlvContainer(1, [TlvValue(1, b""), TlvValue(1, b"x")]), ValueError,
+         "duplicate resource_value 1 in object_instance 1"),
+        (lambda: TlvPayload([TlvValue(1, b""), TlvContainer(2, {})]), ValueError,
+         "side by side at the top level"),
+        (lambda: TlvPayload([5]), TypeError,  # type: ignore[list-item]
+         "expected TlvEntry objects, got int"),
+        (lambda: encode_tlv([TlvValue(1, b""), TlvContainer(2, {})]), ValueError, "invalid nesting"),
+        (lambda: encode_tlv({1: object()}), TypeError, "cannot encode a object"),
+        (lambda: encode_tlv({1: {2: b""}}, kind="multiple_resource"), ValueError,
+         "a mapping's top-level kind"),
+        (lambda: encode_tlv({0: b"x"}, kind="object_instance"), ValueError,
+         "needs a mapping of resources"),
+        (lambda: encode_tlv({0: {1: b""}}, kind="resource_instance"), ValueError,
+         "a resource_instance cannot hold a mapping"),
+        (lambda: TlvContainer(1, {2: _BIG, 3: _BIG}).to_bytes(), ValueError,
+         "do not fit a TLV length"),
+        (lambda: encode_tlv_int(True), TypeError, "expected an int, not bool"),
+        (lambda: encode_tlv_float(1e300, 4), ValueError, "does not fit in a 4-byte float"),
+        (lambda: encode_tlv_float(1.0, 2), ValueError, "4 or 8 bytes, not 2"),
+        (lambda: encode_tlv_objlnk(70000, 0), ValueError, "0..65535, not 70000:0"),
+    ],
+)
+def test_encoding_refuses_what_tlv_cannot_hold(build: Any, error: type[Exception], message: str,
+                                               ) -> None:
+    with pytest.raises(error, match=message):
+        build()
+
+
+def test_entries_encode_themselves_and_python_values_by_type() -> None:
+    leaf = TlvValue(5700, 21.5)
+    assert leaf.to_bytes() == encode_tlv(leaf) == encode_tlv({5700: 21.5})
+    assert TlvValue(1, bytearray(b"ab")).value == b"ab"
+    assert TlvValue(1, memoryview(b"ab")).value == b"ab"
+    assert TlvValue(1, 7).as_int() == 7
+    # a naive datetime is UTC; an int is already seconds
+    naive = datetime.datetime(2013, 5, 2, 10, 40, 15)
+    assert encode_tlv_time(naive) == encode_tlv_time(1367491215) == bytes.fromhex("5182428f")
+    # entries from a mapping may be entries already
+    instance = TlvContainer(0, {1: TlvValue(1, b"a"), 2: b"b"})
+    assert decode_tlv(encode_tlv({0: instance.to_dict()}, kind="object_instance")) == decode_tlv(
+        encode_tlv([instance]))
+    assert str(TlvKind.MULTIPLE_RESOURCE) == "multiple_resource"
+    assert TlvKind.MULTIPLE_RESOURCE.is_container
+    assert not TlvKind.RESOURCE_INSTANCE.is_container
+
+
+def test_entries_are_read_only_and_compare_only_with_entries() -> None:
+    payload = decode_tlv(encode_tlv({1: b"a", 2: {0: b"b"}}))
+    leaf, container = payload.leaf(1), payload.container(2)
+    for entry in (leaf, container):
+        with pytest.raises(AttributeError, match="read-only"):
+            entry.id = 3
+        with pytest.raises(AttributeError, match="read-only"):
+            del entry.kind
+    with pytest.raises(AttributeError, match="read-only"):
+        payload.extra = 1
+    assert leaf != b"a"
+    assert container != {0: b"b"}
+    assert payload != {1: b"a"}
+    with pytest.raises(TypeError, match="at least one id"):
+        payload.leaf()
+
+
+@pytest.mark.parametrize(
+    ("value", "reader", "message"),
+    [
+        (b"\x01\x02\x03", TlvValue.as_unsigned, "unsigned integer is 1, 2, 4 or 8 bytes, not 3"),
+        (b"\x00\x00\x01", TlvValue.as_bool, "a boolean is 1 byte"),
+        (b"\x01\x02", TlvValue.as_float, "a float is 4 or 8 bytes, not 2"),
+        (b"\x01", TlvValue.as_objlnk, "an object link is 4 bytes, not 1"),
+        (encode_tlv_int(2**62), TlvValue.as_datetime, "out of range"),
+    ],
+)
+def test_typed_readers_refuse_bytes_of_another_type(value: bytes, reader: Any, message: str,
+                                                    ) -> None:
+    with pytest.raises(PayloadDecodeError, match=message):
+        reader(TlvValue(9, value))
 
 
 def test_encoder_uses_16_bit_ids_and_every_length_field() -> None:
@@ -440,12 +526,14 @@ def test_text_vector(vector: dict[str, Any]) -> None:
     value = decode_payload(vector["payload_base64"], vector["content_type"])
     typed = vector.get("typed")
     if typed and typed["as"] == "integer":
-        assert value == typed["value"] and type(value) is int
+        assert value == typed["value"]
+        assert type(value) is int
     elif typed and typed["as"] == "string":
         assert value == typed["value"] == text
     else:  # a number as text becomes the number; anything else stays the exact text
         try:
-            assert value == float(text) and str(value) == text
+            assert value == float(text)
+            assert str(value) == text
         except ValueError:
             assert value == text
     # the same text through the LwM2M text type
@@ -487,7 +575,8 @@ def test_text_numbers_are_json_numbers(text: str, expected: Any) -> None:
 @given(st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False)))
 def test_text_numbers_round_trip_through_json_text(number: int | float) -> None:
     value = decode_payload(json.dumps(number).encode(), "text/plain")
-    assert value == number and type(value) is type(number)
+    assert value == number
+    assert type(value) is type(number)
 
 
 @given(st.text())
@@ -497,6 +586,12 @@ def test_text_is_kept_exactly_unless_it_is_a_number(text: str) -> None:
         assert value == text
     else:
         assert json.loads(text) == value  # only JSON number syntax becomes a number
+
+
+def test_text_numbers_too_long_for_int_stay_text() -> None:
+    digits = "7" * 5000  # more than int() reads (sys.get_int_max_str_digits)
+    assert decode_payload(digits.encode(), "text/plain") == digits
+    assert decode_payload(f"-{digits}".encode(), "text/plain") == f"-{digits}"
 
 
 def test_text_invalid_utf8_is_an_error() -> None:
@@ -555,9 +650,13 @@ def test_senml_base_value_sum_and_update_time() -> None:
     ]
     records = parse_senml(pack)
     assert [r.name for r in records] == ["dev/a", "dev/b", "other/c"]
-    assert records[0].value == 101 and records[0].sum == 12 and records[0].unit == "W"
-    assert records[1].value == 99 and records[1].update_time == 60
-    assert records[1].time == 1.5e9 - 10 and records[1].time_kind == "absolute"
+    assert records[0].value == 101
+    assert records[0].sum == 12
+    assert records[0].unit == "W"
+    assert records[1].value == 99
+    assert records[1].update_time == 60
+    assert records[1].time == 1.5e9 - 10
+    assert records[1].time_kind == "absolute"
     assert records[1].absolute_time() == 1.5e9 - 10
     assert records[2].value == "on"
     assert parse_senml([{"n": "x", "v": 1, "t": -5}])[0].absolute_time(now=1000.0) == 995.0
@@ -581,6 +680,13 @@ def test_senml_base_value_sum_and_update_time() -> None:
 def test_senml_rejects_malformed(pack: Any) -> None:
     with pytest.raises(PayloadDecodeError):
         parse_senml(json.dumps(pack).encode())
+
+
+def test_senml_records_back_to_resolved_json() -> None:
+    (record,) = parse_senml([{"bn": "d/", "n": "e", "v": 2.5, "s": 10, "ut": 5, "bver": 11}])
+    assert record.to_dict() == {"n": "d/e", "t": 0, "v": 2.5, "s": 10, "ut": 5, "bver": 11}
+    with pytest.raises(PayloadDecodeError, match="'bver' must be an integer"):
+        parse_senml([{"n": "e", "v": 1, "bver": "11"}])
 
 
 def test_senml_ignores_unknown_fields_without_underscore() -> None:
@@ -653,6 +759,15 @@ def test_base64_accepts(text: str, expected: bytes) -> None:
 def test_base64_rejects(text: str) -> None:
     with pytest.raises(PayloadDecodeError, match="base64"):
         decode_payload(text, "text/plain")
+
+
+def test_the_format_modules_load_on_first_use() -> None:
+    import mds.payload
+
+    assert {"TlvPayload", "SenmlRecord", "encode_tlv_int"} <= set(dir(mds.payload))
+    assert mds.payload.TlvPayload is TlvPayload
+    with pytest.raises(AttributeError, match="no attribute 'TlvPayloads'"):
+        mds.payload.TlvPayloads  # type: ignore[attr-defined]  # noqa: B018 - the read is the test
 
 
 def test_bytes_are_taken_as_raw_payload() -> None:
