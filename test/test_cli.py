@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import io
 import json
 import os
 import signal
@@ -15,9 +17,21 @@ from typing import IO, Any
 import pytest
 
 import mds
+from mds.cli import EXIT_AUTH, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, event_to_json, format_event, main
+from mds.cli._listen import Forwarder
 from mds.emulator import Emulator
 from mds.emulator.pytest_plugin import TEST_TIMINGS
+from mds.events import (
+    AsyncResponse,
+    DeviceDeregistered,
+    DeviceRegistered,
+    DeviceRegistrationExpired,
+    DeviceRegistrationUpdated,
+    Resource,
+    ResourceChanged,
+)
 from mds.webhook_receiver import WebhookReceiver
+from servers import ScriptedServer, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -47,10 +61,7 @@ class Lines:
             self.lines.append(line.rstrip("\n"))
 
     def wait(self, condition: Callable[[list[str]], bool], timeout: float = 15.0) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while not condition(self.lines):
-            assert time.monotonic() < deadline, f"not seen in time; got {self.lines}"
-            time.sleep(0.02)
+        assert wait_until(lambda: condition(self.lines), timeout), f"not seen; got {self.lines}"
         return self.lines
 
     def join(self) -> list[str]:
@@ -67,7 +78,8 @@ def listen() -> Iterator[Callable[..., tuple[subprocess.Popen[str], Lines, Lines
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=env(**extra))
         procs.append(proc)
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         return proc, Lines(proc.stdout), Lines(proc.stderr)
 
     yield start
@@ -81,10 +93,7 @@ def listen() -> Iterator[Callable[..., tuple[subprocess.Popen[str], Lines, Lines
 
 
 def wait_connected(emu: Emulator, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while emu.health()["websockets"] < 1:
-        assert time.monotonic() < deadline, "the listener did not connect"
-        time.sleep(0.02)
+    assert wait_until(lambda: emu.health()["websockets"] >= 1, timeout), "it did not connect"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -104,9 +113,11 @@ def test_listen_json_lines_then_signal_exits_0(
         "DeviceRegistered", "ResourceChanged", "ResourceChanged", "AsyncResponse"]
     assert events[0]["device_id"] == "dev-1"
     assert events[0]["resources"][0]["path"] == "/3303/0/5700"
-    assert events[1]["value"] == 21.5 and events[1]["payload"] == "MjEuNQ=="
+    assert events[1]["value"] == 21.5
+    assert events[1]["payload"] == "MjEuNQ=="
     assert events[2]["value"] == "Cel"
-    assert events[3]["status"] == 504 and events[3]["error"] == "TIMEOUT"
+    assert events[3]["status"] == 504
+    assert events[3]["error"] == "TIMEOUT"
     proc.send_signal(sig)
     assert proc.wait(10) == 0
     text = "\n".join(err.join() + out.join())
@@ -115,17 +126,17 @@ def test_listen_json_lines_then_signal_exits_0(
 
 def test_listen_human_output_over_long_poll(mds_emulator: Emulator,
                                             listen: Callable[..., Any]) -> None:
-    proc, out, err = listen("--channel", "long-poll", "--api-key", mds_emulator.api_key,
-                            MDS_HOST=mds_emulator.url)
-    deadline = time.monotonic() + 15
-    while mds_emulator.health()["channels"] < 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    proc, out, _ = listen("--channel", "long-poll", "--api-key", mds_emulator.api_key,
+                          MDS_HOST=mds_emulator.url)
+    assert wait_until(lambda: mds_emulator.health()["channels"] >= 1, 15), "no poll came"
     mds_emulator.notify("dev-9", "/3200/0/5501", 57)
     mds_emulator.deregister_device("dev-9")
     lines = out.wait(lambda lines: len(lines) >= 2)
-    assert "dev-9" in lines[0] and "/3200/0/5501" in lines[0] and "57" in lines[0]
-    assert "deregistered" in lines[1] and "dev-9" in lines[1]
+    assert "dev-9" in lines[0]
+    assert "/3200/0/5501" in lines[0]
+    assert "57" in lines[0]
+    assert "deregistered" in lines[1]
+    assert "dev-9" in lines[1]
     proc.send_signal(signal.SIGINT)
     assert proc.wait(10) == 0
 
@@ -138,9 +149,9 @@ def test_listen_forwards_batches_to_a_local_webhook_handler(
     receiver = WebhookReceiver({"authorization": "local-secret"}, on_event=received.append)
     url, stop = serve_wsgiref(receiver)
     try:
-        proc, out, err = listen("--host", mds_emulator.url, "--api-key", mds_emulator.api_key,
-                                "--forward-to", url,
-                                "--forward-header", "authorization: local-secret")
+        proc, _, err = listen("--host", mds_emulator.url, "--api-key", mds_emulator.api_key,
+                              "--forward-to", url,
+                              "--forward-header", "authorization: local-secret")
         wait_connected(mds_emulator)
         mds_emulator.notify("dev-1", "/1/0/1", 5)
         err.wait(lambda lines: any("204" in line for line in lines))
@@ -150,12 +161,15 @@ def test_listen_forwards_batches_to_a_local_webhook_handler(
     finally:
         stop()
     report = [line for line in err.join() if "forwarded" in line]
-    assert report and "1 item" in report[0] and "204" in report[0]
+    assert report
+    assert "1 item" in report[0]
+    assert "204" in report[0]
 
 
 def test_bad_usage_exits_2() -> None:
     no_key = run_mds("listen", "--host", "http://127.0.0.1:9")
-    assert no_key.returncode == 2 and "MDS_API_KEY" in no_key.stderr
+    assert no_key.returncode == 2
+    assert "MDS_API_KEY" in no_key.stderr
     assert run_mds("listen", "--channel", "webhook", MDS_API_KEY="ak_x").returncode == 2
     assert run_mds("frobnicate").returncode == 2
     assert run_mds().returncode == 2
@@ -176,7 +190,8 @@ def test_conflicting_channel_exits_1_with_advice(mds_emulator: Emulator,
     mds.NotificationsApi(mds_client).long_poll_notifications()  # a long-poll channel now exists
     result = run_mds("listen", "--host", mds_emulator.url, MDS_API_KEY=mds_emulator.api_key)
     assert result.returncode == 1
-    assert "long-poll" in result.stderr and "--replace-existing" in result.stderr
+    assert "long-poll" in result.stderr
+    assert "--replace-existing" in result.stderr
 
 
 def test_demo_exits_0_and_prints_events() -> None:
@@ -194,12 +209,14 @@ def test_demo_json_lines() -> None:
     result = run_mds("demo", "--json")
     assert result.returncode == 0
     events = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(events) == 9 and events[-1]["type"] == "DeviceDeregistered"
+    assert len(events) == 9
+    assert events[-1]["type"] == "DeviceDeregistered"
 
 
 def test_emulator_subcommand_and_version() -> None:
     version = run_mds("--version")
-    assert version.returncode == 0 and mds.__version__ in version.stdout
+    assert version.returncode == 0
+    assert mds.__version__ in version.stdout
     proc = subprocess.Popen([sys.executable, "-m", "mds", "emulator", "--port", "0"],
                             stdout=subprocess.PIPE, text=True, env=env())
     assert proc.stdout is not None
@@ -216,11 +233,96 @@ def test_emulator_subcommand_and_version() -> None:
 
 
 def test_main_in_process_formats() -> None:
-    from mds.cli import event_to_json, format_event
-    from mds.events import AsyncResponse, ResourceChanged
-
     event = ResourceChanged("dev", "/1/0/1", "text/plain", 0, b"5", 5)
     assert json.loads(json.dumps(event_to_json(event)))["payload"] == "NQ=="
-    assert "dev" in format_event(event) and "= 5" in format_event(event)
+    assert "dev" in format_event(event)
+    assert "= 5" in format_event(event)
     failed = AsyncResponse("id-1", 504, "TIMEOUT")
-    assert "504" in format_event(failed) and "TIMEOUT" in format_event(failed)
+    assert "504" in format_event(failed)
+    assert "TIMEOUT" in format_event(failed)
+
+
+def test_format_event_for_every_kind() -> None:
+    resources = tuple(Resource(f"/3/0/{i}") for i in range(6))
+    lines = [format_event(event) for event in (
+        DeviceRegistered("dev", "Light", resources=resources),
+        DeviceRegistrationUpdated("dev", resources=resources[:1]),
+        DeviceDeregistered("dev"),
+        DeviceRegistrationExpired("dev"),
+        AsyncResponse("id-2", 200, payload=b"42", value=42),
+        ResourceChanged("dev", "/1/0/1", None, None, b"", None, error="bad base64"),
+    )]
+    assert lines[0].startswith("registered")
+    assert "(Light)" in lines[0]
+    assert "/3/0/3, +2 more" in lines[0]
+    assert lines[1].startswith("reg. updated")
+    assert "/3/0/0" in lines[1]
+    assert lines[2].startswith("deregistered")
+    assert lines[3].startswith("reg. expired")
+    assert lines[4] == "async response  id-2 status 200 = 42"
+    assert lines[5].endswith("[malformed: bad base64]")
+    assert "no content type" in lines[5]
+    assert format_event("something else") == "str 'something else'"
+
+
+def test_event_to_json_turns_any_value_into_json() -> None:
+    when = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone.utc)
+
+    class Opaque:
+        def __str__(self) -> str:
+            return "opaque"
+
+    for value, expected in [(when, "2024-05-01T12:00:00+00:00"), (Opaque(), "opaque"),
+                            ({"a": (1, b"\x00")}, {"a": [1, "AA=="]}),
+                            (mds.Webhook("https://example.com/hook"),
+                             {"url": "https://example.com/hook"})]:
+        event = ResourceChanged("dev", "/1/0/1", "x", None, b"", value)
+        data = event_to_json(event)
+        assert data["value"] == expected
+        assert json.loads(json.dumps(data)) == data
+
+
+def test_main_in_process_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["listen", "--api-key", "ak_x", "--forward-header", "no-colon"],
+                 ["listen", "--api-key", "ak_x", "--forward-to", "ftp://example.com"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == EXIT_USAGE
+    assert "--forward-header" in capsys.readouterr().err
+
+
+def test_main_in_process_listen_refusals(server: ScriptedServer,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # A service that knows no such endpoint: nothing to retry, exit 1 with the error.
+    code = main(["listen", "--host", server.url, "--api-key", "ak_secret_value"])
+    err = capsys.readouterr().err
+    assert code == EXIT_FAILURE
+    assert "NotFoundException" in err
+    assert "ak_secret_value" not in err
+    server.reply("PUT", "/v2/notification/websocket", 401, {"code": 401})
+    assert main(["listen", "--host", server.url, "--api-key", "ak_secret_value"]) == EXIT_AUTH
+
+
+def test_main_in_process_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "Received 9 events" in out
+    assert "TLV {5700=22.5, 5701='Cel'}" in out
+
+
+def test_forwarder_retries_until_the_handler_says_2xx(server: ScriptedServer) -> None:
+    server.reply("PUT", "/hook", 503)
+    server.reply("PUT", "/hook", 204)
+    err = io.StringIO()
+    forwarder = Forwarder(server.url + "/hook", {"authorization": "local"}, err)
+    try:
+        forwarder.send({"de-registrations": ["d"]}, 1)
+    finally:
+        forwarder.close()
+    report = err.getvalue().splitlines()
+    assert "503" in report[0]
+    assert "retrying in 1 s" in report[0]
+    assert "204" in report[1]
+    assert "(attempt 2)" in report[1]
+    assert [r.body for r in server.requests] == [b'{"de-registrations":["d"]}'] * 2
+    assert server.requests[0].header("authorization") == "local"

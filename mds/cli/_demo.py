@@ -10,7 +10,24 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
+
+from mds.api.notifications_api import NotificationsApi
+from mds.api_client import ApiClient
+from mds.cli._format import event_to_json
+from mds.configuration import Configuration
+from mds.emulator import Emulator
+from mds.events import (
+    AsyncResponse,
+    DeviceDeregistered,
+    DeviceRegistered,
+    DeviceRegistrationExpired,
+    DeviceRegistrationUpdated,
+    ResourceChanged,
+)
+from mds.listener import NotificationListener
+from mds.payload import TlvPayload, encode_tlv
 
 __all__ = ["run_demo"]
 
@@ -24,10 +41,8 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _script(emulator: Any) -> list[tuple[int, Any]]:
+def _script(emulator: Emulator) -> list[tuple[int, Callable[[], object]]]:
     """The simulated story: (events it produces, how the emulator is told)."""
-    from mds.payload import encode_tlv
-
     tlv = encode_tlv({5700: 22.5, 5701: "Cel"})
     lamp_state = json.dumps({"on": True, "dimmer": 80}).encode()
     return [
@@ -52,8 +67,6 @@ def _script(emulator: Any) -> list[tuple[int, Any]]:
 
 def _value(event: Any) -> str:
     """The decoded value, as a newcomer would like to see it."""
-    from mds.payload import TlvPayload
-
     value = event.value
     if isinstance(value, TlvPayload):
         parts = []
@@ -70,15 +83,6 @@ def _value(event: Any) -> str:
 
 
 def _line(event: Any) -> str:
-    from mds.events import (
-        AsyncResponse,
-        DeviceDeregistered,
-        DeviceRegistered,
-        DeviceRegistrationExpired,
-        DeviceRegistrationUpdated,
-        ResourceChanged,
-    )
-
     if isinstance(event, ResourceChanged):
         return (f"  ResourceChanged     {event.device_id:<16} {event.path:<14} "
                 f"= {_value(event)}   [{event.content_type}]")
@@ -96,11 +100,6 @@ def _line(event: Any) -> str:
 
 def run_demo(out: TextIO, *, json_lines: bool = False, step_delay: float = 0.12) -> int:
     """Run the demo, printing to *out*; returns 0."""
-    import mds
-    from mds.cli import event_to_json
-    from mds.emulator import Emulator
-    from mds.listener import NotificationListener
-
     def say(text: str = "") -> None:
         if not json_lines:
             out.write(text + "\n")
@@ -109,9 +108,9 @@ def run_demo(out: TextIO, *, json_lines: bool = False, step_delay: float = 0.12)
     say("mds demo: Device Management notifications, end to end, on this machine.")
     say("No account needed: a local emulator plays the service.\n")
     with Emulator() as emulator:
-        configuration = mds.Configuration(host=emulator.url, api_key=emulator.api_key)
-        with mds.ApiClient(configuration) as api_client:
-            api = mds.NotificationsApi(api_client)
+        configuration = Configuration(host=emulator.url, api_key=emulator.api_key)
+        with ApiClient(configuration) as api_client:
+            api = NotificationsApi(api_client)
             channel = api.register_websocket()
             say(f"  emulator   {emulator.url}")
             say(f"  channel    websocket registered (status: {channel.status})")
@@ -155,7 +154,7 @@ def run_demo(out: TextIO, *, json_lines: bool = False, step_delay: float = 0.12)
     say("\nThe code behind it:\n")
     say("    import mds")
     say("    from mds.listener import NotificationListener")
-    say("    client = mds.ApiClient(mds.Configuration(host=URL, api_key=KEY))")
+    say("    client = ApiClient(Configuration(host=URL, api_key=KEY))")
     say("    with NotificationListener(client) as listener:   # websocket channel")
     say("        for event in listener:")
     say("            print(event)")

@@ -1,0 +1,157 @@
+"""``mds listen``: print (or forward) the notifications of an API key as they arrive."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
+
+import urllib3
+
+from mds.api_client import ApiClient
+from mds.cli._exit import EXIT_AUTH, EXIT_FAILURE, EXIT_OK, SigtermAsInterrupt
+from mds.cli._format import event_to_json, format_event
+from mds.configuration import Configuration
+from mds.exceptions import (
+    ApiException,
+    ChannelConflictError,
+    ForbiddenException,
+    UnauthorizedException,
+)
+from mds.listener import NotificationListener
+
+__all__ = ["Forwarder", "add_arguments", "listen", "setup_logging"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``mds listen``."""
+    parser.add_argument("--host", default=None,
+                        help="service URL (default: $MDS_HOST, else the public service)")
+    parser.add_argument("--api-key", default=None, help="API key (default: $MDS_API_KEY)")
+    parser.add_argument("--channel", choices=("websocket", "long-poll"), default="websocket",
+                        help="how to receive (default: websocket)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object per event and line")
+    parser.add_argument("--forward-to", metavar="URL", default=None,
+                        help="also PUT every batch (wire JSON) to this local webhook handler, as "
+                        "the service would; its answers are reported on stderr")
+    parser.add_argument("--forward-header", metavar="NAME:VALUE", action="append", default=[],
+                        help="header sent with every forwarded batch (repeatable)")
+    parser.add_argument("--replace-existing", action="store_true",
+                        help="delete a channel of another type that is in the way")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log connection details")
+
+
+def setup_logging(verbose: bool, stream: TextIO) -> logging.Handler:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("mds: %(levelname)s: %(message)s"))
+    root = logging.getLogger("mds")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    return handler
+
+
+class Forwarder:
+    """PUTs batches to a local webhook handler the way the service does: one at a time, retried
+    with back-off (1 s, 2 s, ... capped at 30 s) until it answers 2xx."""
+
+    def __init__(self, url: str, headers: Mapping[str, str], err: TextIO) -> None:
+        self.url = url
+        self.headers = {"Content-Type": "application/json", **headers}
+        self.err = err
+        self.pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(20.0))
+        self.batches = 0
+
+    def send(self, wire: dict[str, Any], items: int) -> None:
+        body = json.dumps(wire, separators=(",", ":")).encode("utf-8")
+        self.batches += 1
+        delay = 1.0
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self.pool.request("PUT", self.url, body=body, headers=self.headers,
+                                             redirect=False)
+                status: int | None = response.status
+                detail = f"{status} {response.reason or ''}".strip()
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                status = None
+                detail = f"no answer ({type(exc).__name__})"
+            ok = status is not None and 200 <= status < 300
+            print(f"mds: forwarded batch {self.batches} ({items} item(s)) to {self.url}: "
+                  f"{detail}" + ("" if ok else f"; retrying in {delay:g} s")
+                  + (f" (attempt {attempt})" if attempt > 1 else ""),
+                  file=self.err, flush=True)
+            if ok:
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    def close(self) -> None:
+        self.pool.clear()
+
+
+def _parse_headers(values: Sequence[str], parser: argparse.ArgumentParser) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for value in values:
+        name, sep, text = value.partition(":")
+        if not sep or not name.strip():
+            parser.error(f"--forward-header must look like NAME:VALUE, got {name.strip()!r}...")
+        headers[name.strip()] = text.strip()
+    return headers
+
+
+def listen(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO,
+           err: TextIO) -> int:
+    """Run ``mds listen`` with the parsed *args*; returns the exit code (bad usage exits 2
+    through *parser*)."""
+    key = args.api_key or os.environ.get("MDS_API_KEY")
+    if not key:
+        parser.error("an API key is needed: pass --api-key or set MDS_API_KEY")
+    host = args.host or os.environ.get("MDS_HOST") or None
+    headers = _parse_headers(args.forward_header, parser)
+    if args.forward_to and not args.forward_to.lower().startswith(("http://", "https://")):
+        parser.error("--forward-to must be an http:// or https:// URL")
+    configuration = Configuration(host=host, api_key=key)
+    handler = setup_logging(args.verbose, err)
+    forwarder = Forwarder(args.forward_to, headers, err) if args.forward_to else None
+    try:
+        with SigtermAsInterrupt(), ApiClient(configuration) as client:
+            print(f"mds: listening on {configuration.host} ({args.channel}); Ctrl-C to stop",
+                  file=err, flush=True)
+            with NotificationListener(client, args.channel,
+                                      replace_existing=args.replace_existing) as listener:
+                for message in listener.messages():
+                    for event in message.events():
+                        if args.json:
+                            line = json.dumps(event_to_json(event), ensure_ascii=False)
+                        else:
+                            line = format_event(event)
+                        out.write(line + "\n")
+                        out.flush()
+                    if forwarder is not None:
+                        forwarder.send(message.to_dict(), len(message))
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("mds: stopped", file=err, flush=True)
+        return EXIT_OK
+    except (UnauthorizedException, ForbiddenException) as exc:
+        print(f"mds: the API key was refused ({exc.status or 'websocket 1008'}): {exc.reason}. "
+              "Check --api-key / MDS_API_KEY and --host / MDS_HOST.", file=err, flush=True)
+        return EXIT_AUTH
+    except ChannelConflictError as exc:
+        print(f"mds: this API key already has a {exc.channel or 'different'} channel. "
+              "Pass --replace-existing to delete it (its queued notifications are lost), or "
+              "stop the other consumer.", file=err, flush=True)
+        return EXIT_FAILURE
+    except ApiException as exc:
+        print(f"mds: {type(exc).__name__}: {exc}", file=err, flush=True)
+        return EXIT_FAILURE
+    finally:
+        if forwarder is not None:
+            forwarder.close()
+        logging.getLogger("mds").removeHandler(handler)
