@@ -16,6 +16,8 @@ fine, else a sentence saying what was wrong with it. A malformed item never hide
 its batch and is never dropped: it becomes an event of its kind with ``error`` set and the
 fields that could be read filled in (an unreadable device id is ``""``; such items are also
 logged as warnings on the ``mds.events`` logger, since they cannot be routed to a device).
+Assigning or deleting a field raises `dataclasses.FrozenInstanceError` (an ``AttributeError``);
+``dataclasses.fields``, ``replace`` and ``asdict``, ``copy`` and ``pickle`` work on every event.
 
 Payloads are decoded when first read, then kept: ``payload`` is the bytes (base64 decoded) and
 ``value`` those bytes decoded by the content type (`mds.payload.decode_payload`), and the first
@@ -25,7 +27,13 @@ and path never pays for decoding. The event reads the same whenever it is read; 
 moment of the work differs. When the payload is bad, ``value`` is None and ``error`` says why
 (``payload`` keeps whatever bytes could be read: ``b""`` when the base64 was bad). ``value``
 takes part in equality but not in the hash, since it may be a dict or a list (JSON, SenML):
-events can go in sets and be dict keys whatever they hold.
+events can go in sets and be dict keys whatever they hold. Events may be read from several
+threads: the first reads agree, and a value that can be changed (a JSON object, a list) is one
+object for every reader.
+
+*message* may be a wire dict (as ``json.loads`` gives it) or an object with a ``to_dict()``
+method that returns one, such as `mds.models.NotificationMessage`; this module knows nothing of
+the models, which sit above it.
 """
 
 from __future__ import annotations
@@ -33,13 +41,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field, fields
 from functools import partial
 from itertools import chain
-from typing import Any, TypeVar
+from operator import attrgetter
+from typing import Any, ClassVar, TypeVar
 
 from mds.exceptions import AsyncResponseError, PayloadDecodeError
-from mds.models._base import Model
 from mds.payload import decode_base64, decode_payload
 
 __all__ = [
@@ -51,7 +59,9 @@ __all__ = [
     "Event",
     "Resource",
     "ResourceChanged",
+    "event_list",
     "events_from_message",
+    "message_dict",
 ]
 
 logger = logging.getLogger("mds.events")
@@ -65,74 +75,145 @@ class Event:
     error: str | None
 
 
-class _Undecoded:
-    """The type of `_UNDECODED`."""
+# --------------------------------------------------------------------------------------------
+# events with a payload, decoded on first read
+# --------------------------------------------------------------------------------------------
 
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<undecoded>"
-
-
-#: In the ``value`` slot of an event whose payload has not been decoded yet. Its ``error`` slot
-#: then holds what the error text needs, and a `ResourceChanged`'s ``payload`` slot the base64
-#: text (see ``_decode_payload``); they are all replaced together, ``value`` last.
-_UNDECODED: Any = _Undecoded()
-# Held while an event's payload is decoded and its slots are replaced, so that a thread that
-# reads the event meanwhile never sees some slots decoded and others not.
+#: Types of decoded values that no reader can change: threads that decode the same event at
+#: once store equal values, so these are stored without taking `_DECODING`.
+_IMMUTABLE = frozenset({int, float, str, bytes, type(None)})
+# Held while a value that can be changed (JSON, SenML) is stored, so that every reader of the
+# event gets the same object.
 _DECODING = threading.Lock()
 
 
-class _DecodedOnRead:
-    """A field of an event whose payload may not be decoded yet (``value``, ``error``, and for
-    `ResourceChanged` ``payload``): reads the slot, decoding the payload first if that has not
-    happened yet. Writes go to the slot (the dataclass ``__init__``, unpickling); the frozen
-    dataclass still refuses assignment by users."""
+class _PayloadEvent(Event):
+    """The state behind `ResourceChanged` and `AsyncResponse`: every field in a ``_<name>``
+    slot (read through the properties that `_fields_in_slots` adds), and the payload decoded
+    on first read.
 
-    __slots__ = ("_slot", "_value_slot")
+    An event read from a well-formed wire item holds the payload's base64 text in ``_pending``
+    and the item's index in its list in ``_index`` (for the error text), and its ``_payload``,
+    ``_value`` and ``_error`` slots are empty. The first read of ``payload``, ``value`` or
+    ``error`` fills them, then sets ``_pending`` to None. An event built any other way has
+    every slot filled and ``_pending`` None from the start.
+    """
 
-    def __init__(self, slot: Any, value_slot: Any) -> None:
-        self._slot = slot
-        self._value_slot = value_slot
+    __slots__ = ("_content_type", "_error", "_index", "_max_age", "_payload", "_pending",
+                 "_value")
 
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        if self._value_slot.__get__(obj) is _UNDECODED:
-            obj._decode_payload()
-        return self._slot.__get__(obj)
+    #: the message key of the items this event is read from, for error texts
+    _KEY: ClassVar[str]
 
-    def __set__(self, obj: Any, value: Any) -> None:
-        self._slot.__set__(obj, value)
+    _content_type: str | None
+    _max_age: int | None
+    _payload: bytes
+    _value: Any
+    _error: str | None
+    _pending: str | None
+    _index: int
 
-    def __delete__(self, obj: Any) -> None:
-        self._slot.__delete__(obj)
-
-
-def _decode_on_read(cls: type, *names: str) -> tuple[Any, ...]:
-    """Route the fields *names* of the slotted dataclass *cls* through `_DecodedOnRead` (its
-    ``value`` slot holding `_UNDECODED` means "not yet"); returns their raw slot descriptors,
-    for the code that fills them."""
-    slots = tuple(cls.__dict__[name] for name in names)
-    value_slot = cls.__dict__["value"]
-    for name, slot in zip(names, slots, strict=True):
-        setattr(cls, name, _DecodedOnRead(slot, value_slot))
-    return slots
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The decoded fields, in the order of __init__: a copy or an unpickled event is built
+        # decoded, whatever the original had read.
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self)))  # type: ignore[arg-type]
 
 
-def _decode_late(
-    payload: bytes, content_type: str | None, earlier: str | None, key: str, index: int
-) -> tuple[Any, str | None]:
-    """``(value, error)`` of a payload that was left for its first read."""
+def _read_value(event: _PayloadEvent) -> Any:
+    """``event.value``, decoding the payload first if that is still pending.
+
+    The hot path of a consumer that reads values: one frame of its own, the two payload
+    calls, four slot stores."""
+    text = event._pending
+    if text is None:
+        return event._value
+    content_type = event._content_type
+    error: str | None = None
     try:
-        return decode_payload(payload, content_type), earlier
+        raw = decode_base64(text)
     except PayloadDecodeError as exc:
-        problem = f"payload does not decode as {content_type}: {exc}"
-        return None, (earlier + "; " if earlier else "") + _error([problem], key, index)
+        raw, value, error = b"", None, _error([str(exc)], event._KEY, event._index)
+    else:
+        try:
+            value = decode_payload(raw, content_type)
+        except PayloadDecodeError as exc:
+            problem = f"payload does not decode as {content_type}: {exc}"
+            value, error = None, _error([problem], event._KEY, event._index)
+    if type(value) not in _IMMUTABLE:
+        return _store_once(event, raw, value, error)
+    # Threads reading the event for the first time at once may each get here: they store
+    # equal values that nobody can change.
+    event._payload = raw
+    event._error = error
+    event._value = value
+    event._pending = None  # last: a reader that sees None finds the other slots filled
+    return value
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceChanged(Event):
+def _store_once(event: _PayloadEvent, raw: bytes, value: Any, error: str | None) -> Any:
+    """Store a decoded value that can be changed (a JSON object, a list) unless another
+    thread was first, so that every reader gets the same object; returns the one stored."""
+    with _DECODING:
+        if event._pending is not None:
+            event._payload = raw
+            event._error = error
+            event._value = value
+            event._pending = None
+        return event._value
+
+
+def _read_payload(event: _PayloadEvent) -> bytes:
+    if event._pending is not None:
+        _read_value(event)
+    return event._payload
+
+
+def _read_error(event: _PayloadEvent) -> str | None:
+    if event._pending is not None:
+        _read_value(event)
+    return event._error
+
+
+_DECODED_ON_READ: dict[str, Callable[[_PayloadEvent], Any]] = {
+    "payload": _read_payload,
+    "value": _read_value,
+    "error": _read_error,
+}
+
+_P = TypeVar("_P", bound=_PayloadEvent)
+
+
+def _fields_in_slots(cls: type[_P]) -> type[_P]:
+    """Make the frozen dataclass *cls* keep its fields in its ``_<name>`` slots, behind
+    read-only properties, instead of refusing assignment in ``__setattr__``.
+
+    Why: a frozen dataclass's ``__setattr__`` refuses every assignment, so whatever fills an
+    instance must call ``object.__setattr__`` once per field (about 70 ns each), which made
+    building an event cost more than all the rest of reading its item. With read-only
+    properties, an event is as immutable for its users (assigning or deleting a field raises
+    `FrozenInstanceError`; there is no ``__dict__`` for new attributes), while this module's
+    own code stores plainly into the slots. ``payload``, ``value`` and ``error`` decode the
+    payload on first read.
+    """
+    for name in ("__setattr__", "__delattr__"):
+        delattr(cls, name)
+    for f in fields(cls):  # type: ignore[arg-type]
+        refuse = _refuse(f.name)
+        getter = _DECODED_ON_READ.get(f.name) or attrgetter("_" + f.name)
+        setattr(cls, f.name, property(getter, refuse, refuse))
+    return cls
+
+
+def _refuse(name: str) -> Callable[..., None]:
+    def refuse(event: Any, *value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    return refuse
+
+
+@_fields_in_slots
+@dataclass(frozen=True, init=False)
+class ResourceChanged(_PayloadEvent):
     """A resource's value changed (an item of ``notifications``).
 
     ``payload`` is the raw bytes (base64 decoded), ``value`` the payload decoded by its content
@@ -140,6 +221,9 @@ class ResourceChanged(Event):
     ``payload`` is then ``b""`` if the base64 was bad). Both are decoded when one of ``payload``,
     ``value`` and ``error`` is first read. ``max_age`` is in seconds, None when not sent.
     """
+
+    __slots__ = ("_device_id", "_path")
+    _KEY = "notifications"
 
     device_id: str
     path: str
@@ -149,26 +233,24 @@ class ResourceChanged(Event):
     value: Any = field(default=None, hash=False)
     error: str | None = None
 
-    def _decode_payload(self) -> None:
-        # While undecoded, the payload slot holds the base64 text and the error slot the item's
-        # index in ``notifications``.
-        with _DECODING:
-            if _RC_VALUE.__get__(self) is not _UNDECODED:
-                return  # another thread was first
-            index = _RC_ERROR.__get__(self)
-            error: str | None
-            try:
-                raw = decode_base64(_RC_PAYLOAD.__get__(self))
-            except PayloadDecodeError as exc:
-                raw, value, error = b"", None, _error([str(exc)], "notifications", index)
-            else:
-                value, error = _decode_late(raw, self.content_type, None, "notifications", index)
-            _RC_PAYLOAD.__set__(self, raw)
-            _RC_ERROR.__set__(self, error)
-            _RC_VALUE.__set__(self, value)  # last: this marks the event decoded
-
-
-_RC_PAYLOAD, _RC_VALUE, _RC_ERROR = _decode_on_read(ResourceChanged, "payload", "value", "error")
+    def __init__(
+        self,
+        device_id: str,
+        path: str,
+        content_type: str | None,
+        max_age: int | None,
+        payload: bytes,
+        value: Any = None,
+        error: str | None = None,
+    ) -> None:
+        self._device_id = device_id
+        self._path = path
+        self._content_type = content_type
+        self._max_age = max_age
+        self._payload = payload
+        self._value = value
+        self._error = error
+        self._pending = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,14 +329,18 @@ class DeviceRegistrationExpired(Event):
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AsyncResponse(Event):
+@_fields_in_slots
+@dataclass(frozen=True, init=False)
+class AsyncResponse(_PayloadEvent):
     """A device's answer to an earlier asynchronous request (an item of ``async-responses``).
 
     ``id`` is the async request id; ``status`` the device's (or the service's) status code,
     0 when missing; ``error`` the service's error text (``"TIMEOUT"``), or what was wrong with
     the item; ``payload``/``value`` as in `ResourceChanged` (``value`` None without a payload).
     """
+
+    __slots__ = ("_id", "_status")
+    _KEY = "async-responses"
 
     id: str
     status: int
@@ -264,57 +350,40 @@ class AsyncResponse(Event):
     payload: bytes = b""
     value: Any = field(default=None, hash=False)
 
-    def _decode_payload(self) -> None:
-        # While undecoded, the error slot holds (the service's error text, the item's index).
-        with _DECODING:
-            if _AR_VALUE.__get__(self) is not _UNDECODED:
-                return  # another thread was first
-            earlier, index = _AR_ERROR.__get__(self)
-            value, error = _decode_late(
-                self.payload, self.content_type, earlier, "async-responses", index
-            )
-            _AR_ERROR.__set__(self, error)
-            _AR_VALUE.__set__(self, value)  # last: this marks the event decoded
+    def __init__(
+        self,
+        id: str,  # noqa: A002 - the wire's name, and the field's
+        status: int,
+        error: str | None = None,
+        content_type: str | None = None,
+        max_age: int | None = None,
+        payload: bytes = b"",
+        value: Any = None,
+    ) -> None:
+        self._id = id
+        self._status = status
+        self._error = error
+        self._content_type = content_type
+        self._max_age = max_age
+        self._payload = payload
+        self._value = value
+        self._pending = None
 
     @property
     def ok(self) -> bool:
         """True for a 2xx status."""
-        return 200 <= self.status < 300
+        return 200 <= self._status < 300
 
     def raise_for_status(self) -> AsyncResponse:
         """Raise `mds.AsyncResponseError` unless the status is 2xx; return self otherwise."""
-        if not 200 <= self.status < 300:
+        if not 200 <= self._status < 300:
             raise AsyncResponseError(self)
         return self
-
-
-_AR_VALUE, _AR_ERROR = _decode_on_read(AsyncResponse, "value", "error")
 
 
 # --------------------------------------------------------------------------------------------
 # reading items
 # --------------------------------------------------------------------------------------------
-
-class _FillingResourceChanged(ResourceChanged):
-    """A `ResourceChanged` being filled in by `_notifications`, which then makes it a plain
-    `ResourceChanged` (``__class__`` assignment; same slots, so the same memory layout).
-
-    Why: a frozen dataclass's own ``__setattr__`` refuses assignment, so its ``__init__`` (and
-    any code outside it) must call ``object.__setattr__`` once per field, and that costs more
-    than all the rest of reading an item. This class puts back plain attribute assignment,
-    straight into the slots, which makes building an event about twice as fast. No instance of
-    it ever leaves `_notifications`.
-    """
-
-    __slots__ = ()
-    __setattr__ = object.__setattr__
-    __delattr__ = object.__delattr__  # with __setattr__: plain C attribute setting, no wrapper
-    payload = _RC_PAYLOAD  # the slots themselves, not the decoding descriptors
-    value = _RC_VALUE
-    error = _RC_ERROR
-
-
-_new_object = object.__new__
 
 
 def _describe(value: Any) -> str:
@@ -323,17 +392,17 @@ def _describe(value: Any) -> str:
 
 
 def _as_dict(item: Any) -> dict[str, Any] | None:
-    """The wire dict of an item (a dict, or a model wrapping one), else None."""
+    """The wire dict of an item: the item itself, a copy of a mapping, or what its
+    ``to_dict()`` returns (a model's item); None for anything else."""
     if type(item) is dict:
         return item
-    if isinstance(item, Model):
-        return item._data  # the model's own dict, not a to_dict() copy
-    wire = getattr(item, "_wire", None)
-    if wire is not None:
-        data = wire()
-        return data if isinstance(data, dict) else None
     if isinstance(item, Mapping):
         return dict(item)
+    to_dict = getattr(item, "to_dict", None)
+    if callable(to_dict):
+        data = to_dict()
+        if isinstance(data, dict):
+            return data
     return None
 
 
@@ -380,11 +449,10 @@ def _device_id(item: dict[str, Any], problems: list[str]) -> str:
     return ""
 
 
-def _payload(
-    item: dict[str, Any], content_type: str | None, problems: list[str], *, late: bool = False
-) -> tuple[bytes, Any]:
-    """``(bytes, value)`` of an item's payload. With *late*, a payload that is valid base64 is
-    not decoded further: the value is `_UNDECODED`, for the event's first read to decode."""
+def _payload(item: dict[str, Any], content_type: str | None, problems: list[str],
+             ) -> tuple[bytes, Any]:
+    """``(bytes, value)`` of an item's payload, decoded now (for items with a problem
+    already, which are rare); a decoding problem is added to *problems*."""
     encoded = item.get("payload")
     if encoded is None:
         return b"", None
@@ -393,8 +461,6 @@ def _payload(
     except PayloadDecodeError as exc:
         problems.append(str(exc))
         return b"", None
-    if late:
-        return raw, _UNDECODED
     try:
         return raw, decode_payload(raw, content_type)
     except PayloadDecodeError as exc:
@@ -406,59 +472,55 @@ def _error(problems: list[str], key: str, index: int) -> str:
     return f"{key}[{index}]: " + "; ".join(problems)
 
 
+_NOTIFICATION_KEYS = ("ep", "path", "ct", "payload", "max-age")
+
+
 def _notifications(items: list[Any], key: str) -> list[Event]:
     """The events of a ``notifications`` list: the hot path of the whole SDK.
 
-    A well-formed item (as nearly every item is) becomes an event here, its payload left as
-    base64 for the first read (value `_UNDECODED`, the item's index in the error slot); any
-    other goes to `_notification`, which says what is wrong with it. Decoding base64 here
-    would cost 15% more per event (measured, 1000 text/plain items a batch), for consumers
-    that may never look at the payload."""
-    new = _new_object
-    filling = _FillingResourceChanged
-    done = ResourceChanged
-    undecoded = _UNDECODED
+    A well-formed item (as nearly every item is) becomes an event here, stored straight into
+    its slots with its payload left as base64 for the first read (see `_PayloadEvent`), so
+    that a consumer that never looks at a payload never pays for decoding it; any other item
+    goes to `_notification`, which says what is wrong with it."""
+    new = object.__new__
     events: list[Event] = []
     append = events.append
     for index, item in enumerate(items):
-        if type(item) is dict:
-            data = item
-        elif isinstance(item, Model):  # a NotificationMessage's items: read the wire dict
-            data = item._data
-        else:
+        if type(item) is not dict:
             append(_notification(item, key, index))
             continue
-        ep = data.get("ep")
-        path = data.get("path")
-        ct = data.get("ct")
-        encoded = data.get("payload")
-        max_age = data.get("max-age")
+        try:  # the keys the service sends in every item, read the quickest way
+            ep = item["ep"]
+            path = item["path"]
+            ct = item["ct"]
+            encoded = item["payload"]
+            max_age = item["max-age"]
+        except KeyError:  # one is missing: None, as for a key sent with null
+            ep, path, ct, encoded, max_age = map(item.get, _NOTIFICATION_KEYS)
         if (
             type(ep) is str
             and ep
             and type(path) is str
             and (ct is None or type(ct) is str)
             and type(encoded) is str
-            and (type(max_age) is int or max_age is None and "max_age" not in data)
+            and (type(max_age) is int or (max_age is None and "max_age" not in item))
         ):
-            event: Any = new(filling)
-            event.device_id = ep
-            event.path = path
-            event.content_type = ct
-            event.max_age = max_age
-            event.payload = encoded  # base64 until first read
-            event.error = index  # for the error text, should decoding fail
-            event.value = undecoded
-            event.__class__ = done
+            event = new(ResourceChanged)
+            event._device_id = ep
+            event._path = path
+            event._content_type = ct
+            event._max_age = max_age
+            event._pending = encoded
+            event._index = index
             append(event)
-            continue
-        append(_notification(data, key, index))
+        else:
+            append(_notification(item, key, index))
     return events
 
 
 def _notification(item: Any, key: str, index: int) -> ResourceChanged:
     """The event of a ``notifications`` item that is not well formed (see `_notifications`)."""
-    data = item if type(item) is dict else _as_dict(item)
+    data = _as_dict(item)
     if data is None:
         return _unroutable(
             _broken_notification(f"{key}[{index}]: not an object: {_describe(item)}")
@@ -604,12 +666,18 @@ def _async_response(item: Any, key: str, index: int) -> AsyncResponse:
         wire_error = str(wire_error)
     ct = _optional_str(data, "ct", problems)
     age = _max_age(data, problems)
-    raw, value = _payload(data, ct, problems, late=not problems)
-    if value is _UNDECODED:  # a well-formed item: decode on first read, as for notifications
-        event = AsyncResponse(async_id, status, None, ct, age, raw)
-        _AR_ERROR.__set__(event, (wire_error, index))
-        _AR_VALUE.__set__(event, _UNDECODED)
+    encoded = data.get("payload")
+    if not problems and wire_error is None and type(encoded) is str:
+        # A well-formed item with a payload: decoded on first read, as for notifications.
+        event = object.__new__(AsyncResponse)
+        event._id = async_id
+        event._status = status
+        event._content_type = ct
+        event._max_age = age
+        event._pending = encoded
+        event._index = index
         return event
+    raw, value = _payload(data, ct, problems)
     error = wire_error
     if problems:
         error = (wire_error + "; " if wire_error else "") + _error(problems, key, index)
@@ -661,20 +729,18 @@ _ALIASES = {
 
 
 def message_dict(message: Any) -> Mapping[str, Any]:
-    if type(message) is dict:
+    """The wire dict of a batch: *message* itself when it is a mapping (the wire dict, keyed
+    by the JSON keys), else what its ``to_dict()`` returns (`mds.NotificationMessage` has one).
+
+    Raises ``TypeError`` for anything else.
+    """
+    if type(message) is dict or isinstance(message, Mapping):
         return message
-    wire = getattr(message, "_wire", None)
-    if callable(wire):
-        data = wire()
-        if isinstance(data, Mapping):
-            return data
     to_dict = getattr(message, "to_dict", None)
     if callable(to_dict):
         data = to_dict()
         if isinstance(data, Mapping):
             return data
-    if isinstance(message, Mapping):
-        return message
     raise TypeError(
         "events_from_message() takes a NotificationMessage or its wire dict, not "
         f"{type(message).__name__}"

@@ -9,6 +9,8 @@ import json
 import logging
 import pickle
 import threading
+import types
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,11 +24,12 @@ from mds.events import (
     Event,
     Resource,
     ResourceChanged,
+    event_list,
     events_from_message,
+    message_dict,
 )
 from mds.exceptions import AsyncResponseError
 from mds.models import NotificationMessage
-from mds.models._base import Model
 from mds.payload import TlvPayload, encode_tlv
 
 EP = "0172b9ba5409000000000001001117f5"
@@ -101,7 +104,8 @@ def test_mixed_batch_yields_one_typed_event_per_item_in_wire_order() -> None:
     answer = events[5]
     assert isinstance(answer, AsyncResponse)
     assert (answer.id, answer.status, answer.ok, answer.max_age) == (ASYNC_ID, 200, True, 600)
-    assert answer.payload == b"value1\n" and answer.value == "value1\n"  # newline kept
+    assert answer.payload == b"value1\n"
+    assert answer.value == "value1\n"
     timeout = events[6]
     assert isinstance(timeout, AsyncResponse)
     assert (timeout.status, timeout.error, timeout.ok, timeout.value) == (
@@ -171,32 +175,45 @@ def test_bad_items_never_hide_the_rest_of_the_batch(caplog: pytest.LogCaptureFix
         events = _events(message)
     assert len(events) == 7 + 2 + 3  # one event per item, none dropped
     ok1, b64, not_obj, tlv, bad_ep, bad_types, ok2 = events[:7]
-    assert ok1.error is None and ok1.value == 1  # type: ignore[attr-defined]
-    assert ok2.error is None and ok2.value == 2  # type: ignore[attr-defined]
+    assert ok1.error is None
+    assert ok1.value == 1  # type: ignore[attr-defined]
+    assert ok2.error is None
+    assert ok2.value == 2  # type: ignore[attr-defined]
 
     assert isinstance(b64, ResourceChanged)
-    assert b64.device_id == "bad-b64" and b64.value is None and b64.payload == b""
-    assert b64.error is not None and "notifications[1]" in b64.error and "base64" in b64.error
+    assert b64.device_id == "bad-b64"
+    assert b64.value is None
+    assert b64.payload == b""
+    assert b64.error is not None
+    assert "notifications[1]" in b64.error
+    assert "base64" in b64.error
 
-    assert isinstance(not_obj, ResourceChanged) and not_obj.device_id == ""
+    assert isinstance(not_obj, ResourceChanged)
+    assert not_obj.device_id == ""
     assert not_obj.error == "notifications[2]: not an object: 'not an object'"
 
-    assert isinstance(tlv, ResourceChanged) and tlv.value is None
+    assert isinstance(tlv, ResourceChanged)
+    assert tlv.value is None
     assert tlv.payload == b"Change me!"  # the bytes stay available
-    assert tlv.error is not None and "application/vnd.oma.lwm2m+tlv" in tlv.error
+    assert tlv.error is not None
+    assert "application/vnd.oma.lwm2m+tlv" in tlv.error
 
-    assert isinstance(bad_ep, ResourceChanged) and bad_ep.device_id == ""
-    assert bad_ep.error is not None and "'ep' is not a string: 42" in bad_ep.error
+    assert isinstance(bad_ep, ResourceChanged)
+    assert bad_ep.device_id == ""
+    assert bad_ep.error is not None
+    assert "'ep' is not a string: 42" in bad_ep.error
 
     assert isinstance(bad_types, ResourceChanged)
     assert bad_types.error is not None
     for complaint in ("'path' is not a string", "'ct' is not a string", "'max-age'"):
         assert complaint in bad_types.error
-    assert bad_types.content_type is None and bad_types.value == b"1"  # no usable ct: bytes
+    assert bad_types.content_type is None
+    assert bad_types.value == b"1"
     assert bad_types.max_age is None
 
     reg, none_reg = events[7:9]
-    assert isinstance(reg, DeviceRegistered) and reg.device_id == "reg-bad"
+    assert isinstance(reg, DeviceRegistered)
+    assert reg.device_id == "reg-bad"
     assert reg.queue_mode is False
     assert reg.resources == (Resource("/a"),)  # the readable resource is kept
     assert reg.error is not None
@@ -207,12 +224,17 @@ def test_bad_items_never_hide_the_rest_of_the_batch(caplog: pytest.LogCaptureFix
         "resources[2] has no 'path'",
     ):
         assert complaint in reg.error
-    assert isinstance(none_reg, DeviceRegistered) and none_reg.error is not None
+    assert isinstance(none_reg, DeviceRegistered)
+    assert none_reg.error is not None
 
     no_id, bad_status, fine = events[9:]
-    assert isinstance(no_id, AsyncResponse) and no_id.id == "" and no_id.error is not None
-    assert isinstance(bad_status, AsyncResponse) and bad_status.status == 0
-    assert bad_status.error is not None and "'status'" in bad_status.error
+    assert isinstance(no_id, AsyncResponse)
+    assert no_id.id == ""
+    assert no_id.error is not None
+    assert isinstance(bad_status, AsyncResponse)
+    assert bad_status.status == 0
+    assert bad_status.error is not None
+    assert "'status'" in bad_status.error
     assert fine == AsyncResponse("b", 200)
 
     # items that cannot be routed to a device are logged
@@ -234,8 +256,10 @@ def test_de_registrations_as_objects() -> None:
     assert events[1] == DeviceDeregistered(EP2)
     assert events[2] == DeviceRegistrationExpired(EP2, uid="77")
     assert isinstance(events[3], DeviceRegistrationExpired)
-    assert events[3].device_id == "" and events[3].original_id == "no-ep"
-    assert events[3].error is not None and "'ep'" in events[3].error
+    assert events[3].device_id == ""
+    assert events[3].original_id == "no-ep"
+    assert events[3].error is not None
+    assert "'ep'" in events[3].error
     assert events[4].error == "registrations-expired[2]: not a device id or object: 17"
 
 
@@ -249,9 +273,11 @@ def test_max_age_number_or_numeric_string(max_age: Any, expected: int | None) ->
         item["max-age"] = max_age
     (event,) = _events({"notifications": [item]})
     assert isinstance(event, ResourceChanged)
-    assert event.max_age == expected and event.error is None
+    assert event.max_age == expected
+    assert event.error is None
     (answer,) = _events({"async-responses": [{"id": "x", "status": 200, "max-age": max_age}]})
-    assert isinstance(answer, AsyncResponse) and answer.max_age == expected
+    assert isinstance(answer, AsyncResponse)
+    assert answer.max_age == expected
 
 
 @pytest.mark.parametrize("max_age", ["soon", 1.5, True, [1]])
@@ -259,8 +285,10 @@ def test_bad_max_age_is_reported_and_the_value_still_decoded(max_age: Any) -> No
     item = {"ep": EP, "path": "/1", "ct": "text/plain", "payload": "MQ==", "max-age": max_age}
     (event,) = _events({"notifications": [item]})
     assert isinstance(event, ResourceChanged)
-    assert event.max_age is None and event.value == 1
-    assert event.error is not None and "'max-age' is not a whole number" in event.error
+    assert event.max_age is None
+    assert event.value == 1
+    assert event.error is not None
+    assert "'max-age' is not a whole number" in event.error
 
 
 def test_payload_types_decode_by_content_type() -> None:
@@ -276,16 +304,20 @@ def test_payload_types_decode_by_content_type() -> None:
     assert tlv_event.value[5700].as_float() == 21.5  # type: ignore[attr-defined]
     assert opaque.value == base64.b64decode(tlv)  # type: ignore[attr-defined]
     assert as_json.value == {"a": 1}  # type: ignore[attr-defined]
-    assert empty.payload == b"" and empty.value is None and empty.error is None  # type: ignore[attr-defined]
+    assert empty.payload == b""  # type: ignore[attr-defined]
+    assert empty.value is None  # type: ignore[attr-defined]
+    assert empty.error is None
 
 
 def test_kind_that_is_not_a_list_becomes_one_error_event() -> None:
     events = _events({"notifications": {"ep": EP}, "de-registrations": EP, "registrations": None})
     assert len(events) == 2
     assert isinstance(events[0], ResourceChanged)
-    assert events[0].error is not None and "'notifications' is not a list" in events[0].error
+    assert events[0].error is not None
+    assert "'notifications' is not a list" in events[0].error
     assert isinstance(events[1], DeviceDeregistered)
-    assert events[1].error is not None and "'de-registrations' is not a list" in events[1].error
+    assert events[1].error is not None
+    assert "'de-registrations' is not a list" in events[1].error
 
 
 def test_unknown_keys_and_empty_messages() -> None:
@@ -325,7 +357,8 @@ def test_events_are_frozen_hashable_and_picklable() -> None:
     first = events[0]
     assert isinstance(first, ResourceChanged)
     moved = dataclasses.replace(first, path="/9")
-    assert moved.path == "/9" and moved.value == first.value == 57
+    assert moved.path == "/9"
+    assert moved.value == first.value == 57
 
 
 def test_events_support_match() -> None:
@@ -343,16 +376,17 @@ def test_events_support_match() -> None:
 
 def test_async_response_status_helpers() -> None:
     ok = AsyncResponse("a", 204)
-    assert ok.ok and ok.raise_for_status() is ok
+    assert ok.ok
+    assert ok.raise_for_status() is ok
     for status in (0, 199, 300, 404, 504):
         failed = AsyncResponse("a", status, "TIMEOUT" if status == 504 else None)
         assert not failed.ok
         with pytest.raises(AsyncResponseError) as caught:
             failed.raise_for_status()
-        assert caught.value.response is failed and caught.value.status == status
-    assert "TIMEOUT" in str(
-        pytest.raises(AsyncResponseError, AsyncResponse("a", 504, "TIMEOUT").raise_for_status).value
-    )
+        assert caught.value.response is failed
+        assert caught.value.status == status
+    with pytest.raises(AsyncResponseError, match="TIMEOUT"):
+        AsyncResponse("a", 504, "TIMEOUT").raise_for_status()
 
 
 def test_async_response_with_bad_payload_keeps_the_service_error() -> None:
@@ -403,7 +437,9 @@ def test_value_is_decoded_once_and_kept() -> None:
     assert isinstance(event, ResourceChanged)
     assert event.payload == b'{"a": 1}'
     first = event.value
-    assert first == {"a": 1} and event.value is first and event.error is None
+    assert first == {"a": 1}
+    assert event.value is first
+    assert event.error is None
 
 
 @pytest.mark.parametrize("read_first", ["error", "value", "repr", "hash", "eq", "pickle", "match"])
@@ -412,12 +448,14 @@ def test_undecodable_payload_reports_whichever_field_is_read_first(read_first: s
     (fine, event) = _events({"notifications": [ok, TLV_BAD]})
     assert isinstance(event, ResourceChanged)
     if read_first == "error":
-        assert event.error is not None and event.error.startswith(TLV_ERROR)
+        assert event.error is not None
+        assert event.error.startswith(TLV_ERROR)
     elif read_first == "value":
         assert event.value is None
     elif read_first == "repr":
         shown = repr(event)
-        assert "value=None" in shown and f"error={TLV_ERROR!r}"[:-1] in shown
+        assert "value=None" in shown
+        assert f"error={TLV_ERROR!r}"[:-1] in shown
     elif read_first == "hash":
         assert hash(event) != hash(fine)
     elif read_first == "eq":
@@ -431,12 +469,16 @@ def test_undecodable_payload_reports_whichever_field_is_read_first(read_first: s
                 assert problem.startswith(TLV_ERROR)
             case _:
                 pytest.fail("the event did not match")
-    assert event.value is None and event.payload == b"Change me!"
-    assert event.error is not None and event.error.startswith(TLV_ERROR)
+    assert event.value is None
+    assert event.payload == b"Change me!"
+    assert event.error is not None
+    assert event.error.startswith(TLV_ERROR)
     eager = ResourceChanged(EP, "/3/0", "application/vnd.oma.lwm2m+tlv", None, b"Change me!",
                             None, event.error)
-    assert event == eager and hash(event) == hash(eager)
-    assert fine.error is None and fine.value == 1  # type: ignore[attr-defined]
+    assert event == eager
+    assert hash(event) == hash(eager)
+    assert fine.error is None
+    assert fine.value == 1  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("read_first", ["payload", "value", "error", "eq"])
@@ -467,11 +509,14 @@ def test_async_response_decode_error_keeps_the_service_error() -> None:
         {"id": "c", "status": 200, "ct": "text/plain", "payload": "NDI="},
     ]
     plain, with_service_error, fine = _events({"async-responses": items})
-    assert isinstance(plain, AsyncResponse) and isinstance(with_service_error, AsyncResponse)
-    assert plain.value is None and plain.payload == b"{not json"
+    assert isinstance(plain, AsyncResponse)
+    assert isinstance(with_service_error, AsyncResponse)
+    assert plain.value is None
+    assert plain.payload == b"{not json"
     assert plain.error is not None
     assert plain.error.startswith("async-responses[0]: payload does not decode as application/json")
-    assert with_service_error.error is not None and with_service_error.error.startswith(
+    assert with_service_error.error is not None
+    assert with_service_error.error.startswith(
         "NOT_DELIVERED; async-responses[1]: payload does not decode as application/json")
     assert with_service_error.value is None
     assert fine == AsyncResponse("c", 200, None, "text/plain", None, b"42", 42)
@@ -501,7 +546,7 @@ def test_first_reads_from_many_threads_agree() -> None:
     items = [dict(TLV_BAD) if i % 3 == 0 else
              {"ep": EP, "path": "/1", "ct": "text/plain", "payload": base64.b64encode(
                  str(i).encode()).decode()} for i in range(3000)]
-    expected = [(e.value, e.error) for e in _events({"notifications": items})]
+    expected = [(e.value, e.error) for e in _events({"notifications": items})]  # type: ignore[attr-defined]
     events = _events({"notifications": items})
     seen: list[list[tuple[Any, Any]]] = []
     barrier = threading.Barrier(6)
@@ -523,16 +568,178 @@ def test_first_reads_from_many_threads_agree() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(seen) == 6 and all(pairs == expected for pairs in seen)
+    assert len(seen) == 6
+    assert all(pairs == expected for pairs in seen)
 
 
-def test_model_items_are_read_in_place_not_copied(monkeypatch: pytest.MonkeyPatch) -> None:
-    model = NotificationMessage.from_dict(json.loads(json.dumps(MIXED)))
-    expected = _events(json.loads(json.dumps(MIXED)))
 
-    def no_copies(self: Model) -> dict[str, Any]:
-        raise AssertionError("to_dict() was called")
+def test_json_values_are_one_object_for_every_reading_thread() -> None:
+    items = [{"ep": EP, "path": "/x", "ct": "application/json",
+              "payload": base64.b64encode(json.dumps({"n": i}).encode()).decode()}
+             for i in range(500)]
+    events = _events({"notifications": items})
+    barrier = threading.Barrier(4)
+    seen: list[list[Any]] = []
 
-    monkeypatch.setattr(Model, "to_dict", no_copies)
-    assert _events(model) == expected
-    assert list(model.events()) == expected
+    def read() -> None:
+        barrier.wait()
+        seen.append([event.value for event in events])  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 4
+    for index, event in enumerate(events):
+        assert event.value == {"n": index}  # type: ignore[attr-defined]
+        # a dict can be changed, so every reader must hold the one the event keeps
+        assert all(values[index] is event.value for values in seen)  # type: ignore[attr-defined]
+
+
+# -- what a message and its items may be ---------------------------------------------------------
+
+
+class _Batch:
+    """Not a model, not a mapping: anything with a to_dict() giving the wire dict."""
+
+    def __init__(self, wire: Any) -> None:
+        self.wire = wire
+
+    def to_dict(self) -> Any:
+        return self.wire
+
+
+def test_any_object_with_to_dict_is_a_message_and_any_mapping_an_item() -> None:
+    wire = json.loads(json.dumps(MIXED))
+    expected = _events(wire)
+    assert _events(_Batch(json.loads(json.dumps(MIXED)))) == expected
+    assert _events(types.MappingProxyType(json.loads(json.dumps(MIXED)))) == expected
+    # items that are read-only mappings, or objects with to_dict(), as models' items are
+    items: dict[str, Any] = json.loads(json.dumps(MIXED))
+    items["notifications"] = [types.MappingProxyType(i) for i in items["notifications"]]
+    items["registrations"] = [_Batch(i) for i in items["registrations"]]
+    items["async-responses"] = [types.MappingProxyType(i) for i in items["async-responses"]]
+    assert _events(items) == expected
+    assert message_dict(wire) is wire  # the wire dict itself, not a copy
+    with pytest.raises(TypeError, match="_Batch"):
+        events_from_message(_Batch([]))  # to_dict() gave no mapping
+    (odd,) = _events({"registrations": [_Batch([])]})  # an item whose to_dict() is no object
+    assert odd.error is not None
+    assert "not an object" in odd.error
+
+
+def test_event_list_is_the_events_as_a_list() -> None:
+    wire = json.loads(json.dumps(MIXED))
+    assert event_list(wire) == _events(wire)
+    notifications_only = {"notifications": MIXED["notifications"]}
+    assert event_list(notifications_only) == _events(notifications_only)
+    assert event_list({}) == []
+
+
+def test_kinds_given_as_tuples_or_iterators_are_read_as_lists() -> None:
+    def items() -> Iterator[str]:
+        yield from ("d1", "d2")
+
+    events = _events({"de-registrations": items(), "registrations-expired": ("e1",)})
+    assert events == [DeviceDeregistered("d1"), DeviceDeregistered("d2"),
+                      DeviceRegistrationExpired("e1")]
+
+
+@pytest.mark.parametrize(
+    ("kind", "item", "complaint"),
+    [
+        ("notifications", {"ep": EP, "ct": "text/plain", "payload": "MQ=="}, "no 'path'"),
+        ("registrations", {"ep": EP, "resources": "/a"}, "'resources' is not a list: '/a'"),
+        ("registrations", {"ep": EP, "original-ep": 5}, "'original-ep' is not a string: 5"),
+        ("de-registrations", {"ep": EP, "original-ep": [1]}, "'original-ep' is not a string"),
+        ("async-responses", {"id": 7, "status": 200}, "'id' is not a string: 7"),
+        ("async-responses", ["a", 200], "not an object: ['a', 200]"),
+        ("async-responses", {"id": "a"}, "no 'status'"),
+        ("async-responses", {"id": "a", "status": 200, "max-age": "soon"}, "'max-age'"),
+        ("async-responses", {"id": "a", "status": 200, "ct": 5, "payload": "MQ=="},
+         "'ct' is not a string"),
+    ],
+)
+def test_malformed_items_say_what_is_wrong(kind: str, item: Any, complaint: str) -> None:
+    (event,) = _events({kind: [item]})
+    assert event.error is not None
+    assert event.error.startswith(f"{kind}[0]: ")
+    assert complaint in event.error
+
+
+def test_lenient_readings_of_odd_but_usable_items() -> None:
+    (gone,) = _events({"de-registrations": [{"ep": EP, "uid": 5, "original_ep": "mine"}]})
+    assert gone == DeviceDeregistered(EP, "mine", "5")  # uid as text, the Python key accepted
+    (answer,) = _events({"async-responses": [
+        {"id": "a", "status": " 204 ", "error": 404, "max_age": 30}]})
+    assert answer == AsyncResponse("a", 204, "404", None, 30)  # numeric texts read as numbers
+    (changed,) = _events({"notifications": [
+        {"ep": EP, "path": "/1", "ct": None, "payload": "MQ==", "max_age": "30"}]})
+    assert isinstance(changed, ResourceChanged)
+    assert changed.error is None
+    assert (changed.max_age, changed.value) == (30, b"1")  # no content type: the bytes
+
+
+def test_async_responses_decode_their_payload_on_first_read_too() -> None:
+    wire = {"id": "a", "status": 200, "ct": "application/json", "payload": "eyJhIjogMX0="}
+    first, second = _events({"async-responses": [wire, dict(wire, payload="%%")]})
+    assert isinstance(first, AsyncResponse)
+    assert isinstance(second, AsyncResponse)
+    assert first == AsyncResponse("a", 200, None, "application/json", None, b'{"a": 1}', {"a": 1})
+    assert second.error == "async-responses[1]: payload is not valid base64: '%%'"
+    assert (second.payload, second.value, second.ok) == (b"", None, True)
+
+
+# -- every event is an immutable dataclass, however it was built ---------------------------------
+
+_WIRE_BUILT = json.loads(json.dumps(MIXED))
+
+
+@pytest.mark.parametrize("event", [*_events(_WIRE_BUILT), *event_list(_WIRE_BUILT)],
+                         ids=lambda e: type(e).__name__)
+def test_fields_cannot_be_assigned_or_deleted(event: Event) -> None:
+    assert dataclasses.is_dataclass(event)
+    names = [f.name for f in dataclasses.fields(event)]
+    assert type(event).__match_args__ == tuple(names)
+    before = [getattr(event, name) for name in names]
+    for name in names:
+        with pytest.raises(dataclasses.FrozenInstanceError, match=name):
+            setattr(event, name, None)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            delattr(event, name)
+    if isinstance(event, (ResourceChanged, AsyncResponse)):
+        # (the other events, frozen dataclasses with slots=True, raise TypeError here: a
+        # CPython bug in the __setattr__ that dataclasses generate for them)
+        with pytest.raises(AttributeError):
+            event.extra = 1
+    assert [getattr(event, name) for name in names] == before
+    assert dataclasses.replace(event) == event
+    assert list(dataclasses.asdict(event)) == names
+
+
+PAYLOADS = [
+    ("text/plain", "LTEyLjU="),  # -12.5
+    ("text/plain", "MDA3"),  # "007"
+    ("application/json", "WzEsIDJd"),  # [1, 2]
+    ("application/json", "WzEs"),  # "[1," is not JSON
+    ("application/vnd.oma.lwm2m+tlv", base64.b64encode(encode_tlv({1: 5})).decode()),
+    ("application/octet-stream", "AAE="),
+    (None, "AAE"),  # padding left out
+    ("text/plain", "*"),  # not base64
+]
+
+
+@pytest.mark.parametrize(("ct", "payload"), PAYLOADS)
+def test_an_event_read_from_the_wire_equals_one_built_decoded(ct: str | None, payload: str) -> None:
+    wire = {"ep": EP, "path": "/p", "ct": ct, "payload": payload, "max-age": 9}
+    (lazy,) = _events({"notifications": [wire]})
+    (lazy_for_repr,) = _events({"notifications": [wire]})
+    (lazy_for_hash,) = _events({"notifications": [wire]})
+    (other,) = _events({"notifications": [dict(wire, path="/q")]})
+    assert isinstance(lazy, ResourceChanged)
+    eager = ResourceChanged(EP, "/p", ct, 9, lazy.payload, lazy.value, lazy.error)
+    assert repr(lazy_for_repr) == repr(eager)
+    assert hash(lazy_for_hash) == hash(eager)
+    assert lazy_for_hash == lazy == eager != other
+    assert pickle.loads(pickle.dumps(other)) == dataclasses.replace(eager, path="/q")
