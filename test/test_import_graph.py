@@ -53,7 +53,7 @@ LAYERS: list[tuple[str, tuple[str, ...], frozenset[str] | None]] = [
     ("api", ("mds.api",), None),
     ("consumers", ("mds.listener", "mds.async_responses", "mds.webhook_receiver"), None),
     ("facade", ("mds",), None),
-    ("cli", ("mds.cli", "mds._demo", "mds.__main__"), None),
+    ("cli", ("mds.cli", "mds.__main__"), None),
 ]
 EMULATOR = "mds.emulator"
 #: What the emulator may import of the client.
