@@ -127,6 +127,8 @@ class ModelType(type):
         cls._fields = fields  # type: ignore[attr-defined]
         cls._by_key = {key: f for f in fields for key in (f.key, *f.aliases)}  # type: ignore[attr-defined]
         cls._lists = tuple(f for f in fields if f.is_list)  # type: ignore[attr-defined]
+        cls._spelled = tuple(  # type: ignore[attr-defined]
+            f for f in fields if f.convert is not None or f.aliases)
         cls.swagger_types = {f.name: f.type_name for f in fields}  # type: ignore[attr-defined]
         cls.attribute_map = {f.name: f.key for f in fields}  # type: ignore[attr-defined]
         cls._wrap, cls._wrap_list = _compile(cls, fields)  # type: ignore[attr-defined]
@@ -151,31 +153,49 @@ def _setter(f: Field) -> Callable[[Any, Any], None]:
 def _compile(
     cls: type, fields: tuple[Field, ...]
 ) -> tuple[Callable[[dict[str, Any]], Any], Callable[[list[Any]], list[Any]]]:
-    """Generate ``wrap(dict) -> model`` and ``wrap_list(list) -> list`` for *cls*."""
+    """Generate ``wrap(dict) -> model`` and ``wrap_list(list) -> list`` for *cls*.
+
+    Each reads every field of the wire dict ``d`` into its slot, or, for a field that converts,
+    has aliases or is a list, into a local ``v<i>`` that is processed, then stored. When ``d``
+    has as many keys as the model has fields (an item as the service sends it), the values are
+    read by subscript, which costs half a ``d.get`` call, falling back to ``d.get`` if a key is
+    missing after all. (``d.get(...)`` each time rather than ``get = d.get`` once: a bound
+    method per item is one more object for the cyclic collector to count, and batches are
+    large.)
+    """
     env: dict[str, Any] = {"new": object.__new__, "cls": cls, "not_a_list": _not_a_list}
-    # ``d.get(...)`` each time rather than ``get = d.get`` once: a bound method per item is one
-    # more object for the cyclic collector to count, and batches are large.
+    # Plain fields go straight to their slot; the others through a local, processed below.
+    targets = [f"o.{f.slot}" if not f.managed else f"v{i}" for i, f in enumerate(fields)]
+    subscripts = [f"{t} = d[{f.key!r}]" for t, f in zip(targets, fields, strict=True)]
+    gets = [f"{t} = d.get({f.key!r})" for t, f in zip(targets, fields, strict=True)]
     body = ["o._data = d"]
+    if fields:
+        body += [f"if len(d) == {len(fields)}:", "    try:"]
+        body += ["        " + line for line in subscripts]
+        body += ["    except KeyError:"]
+        body += ["        " + line for line in gets]
+        body += ["else:"]
+        body += ["    " + line for line in gets]
     for i, f in enumerate(fields):
-        if not (f.is_list or f.convert is not None or f.aliases):
-            body.append(f"o.{f.slot} = d.get({f.key!r})")
+        if not f.managed:
             continue
-        body.append(f"v = d.get({f.key!r})")
+        v = f"v{i}"
         for alias in f.aliases:
-            body += ["if v is None:", f"    v = d.get({alias!r})"]
+            body += [f"if {v} is None:", f"    {v} = d.get({alias!r})"]
         if f.is_list:
-            body += ["if v is None:", "    v = []"]
+            body += [f"if {v} is None:", f"    {v} = []"]
             if f.model is not None:
                 env[f"wrap_list_{i}"] = f.model._wrap_list
-                body += ["elif type(v) is list:", f"    v = wrap_list_{i}(v)", "else:"]
+                body += [f"elif type({v}) is list:", f"    {v} = wrap_list_{i}({v})", "else:"]
             else:
-                body += ["elif type(v) is not list:"]
-            body.append(f"    raise not_a_list(cls, {f.name!r}, v)")
+                body += [f"elif type({v}) is not list:"]
+            body.append(f"    raise not_a_list(cls, {f.name!r}, {v})")
         elif f.convert is not None:
             env[f"convert_{i}"] = f.convert
             env[f"type_{i}"] = _PYTHON_TYPES.get(f.type_name, object)
-            body += [f"if v is not None and type(v) is not type_{i}:", f"    v = convert_{i}(v)"]
-        body.append(f"o.{f.slot} = v")
+            body += [f"if {v} is not None and type({v}) is not type_{i}:",
+                     f"    {v} = convert_{i}({v})"]
+        body.append(f"o.{f.slot} = {v}")
     one = "\n    ".join(body)
     each = "\n            ".join(body)
     source = (
@@ -218,6 +238,7 @@ class Model(metaclass=ModelType):
     _fields: ClassVar[tuple[Field, ...]]
     _by_key: ClassVar[dict[str, Field]]
     _lists: ClassVar[tuple[Field, ...]]
+    _spelled: ClassVar[tuple[Field, ...]]
     _wrap: ClassVar[Callable[[dict[str, Any]], Any]]
     _wrap_list: ClassVar[Callable[[list[Any]], list[Any]]]
 
@@ -257,44 +278,48 @@ class Model(metaclass=ModelType):
     # -- back to the wire -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The wire JSON object (JSON keys), as a new dict. None values and empty lists are left
-        out; keys this SDK does not know are kept, in the order the wire had them."""
-        values = self._wire_values()
-        data = self._data
-        if not data:
-            return {key: value for key, value in values.values()}
+        out; keys this SDK does not know are kept, in the order the wire had them, and values
+        go back in the spelling they came in (see the module docstring)."""
+        values = {f: getattr(self, f.slot) for f in self._fields}
         out: dict[str, Any] = {}
-        known = self._by_key
-        for key, raw in data.items():  # the wire's order first
-            f = known.get(key)
-            if f is None:
-                if raw is not None and not (type(raw) is list and not raw):
-                    out[key] = _to_wire(raw)
-            else:
-                item = values.pop(f.name, None)
-                if item is not None:
-                    out[item[0]] = item[1]
-        for key, value in values.values():
-            out[key] = value
+        data = self._data
+        if data:
+            spelled = self._spellings()
+            known = self._by_key
+            for key, raw in data.items():  # the wire's order first
+                f = known.get(key)
+                if f is None:
+                    if raw is not None and not (type(raw) is list and not raw):
+                        out[key] = _to_wire(raw)
+                    continue
+                if f not in values:
+                    continue
+                spelling = spelled.get(f)
+                if spelling is None:
+                    value = _to_wire(values.pop(f))
+                elif spelling[0] == key:
+                    value = spelling[1]
+                    del values[f]
+                else:
+                    continue  # another spelling of the same attribute: the one read wins
+                if value is not None and not (type(value) is list and not value):
+                    out[key] = value
+        for f, value in values.items():
+            if value is not None and not (type(value) is list and not value):
+                out[f.key] = _to_wire(value)
         return out
 
-    def _wire_values(self) -> dict[str, tuple[str, Any]]:
-        """attribute name -> (JSON key, wire value) of every attribute that is set."""
-        out: dict[str, tuple[str, Any]] = {}
+    def _spellings(self) -> dict[Field, tuple[str, Any]]:
+        """For each attribute that converts or has aliases: the JSON key and the value it came
+        in as, when there is one (kept in step with the attribute by its setter)."""
+        out = {}
         data = self._data
-        for f in self._fields:
-            value = getattr(self, f.slot)
-            if value is None or (type(value) is list and not value):
-                continue
-            key = f.key
-            if data and (f.convert is not None or f.aliases):
-                # The spelling the value came in (a wire value, or one given to the setter),
-                # which reads as the attribute's value: both keep _data in step with the slot.
-                for spelling in (f.key, *f.aliases):
-                    raw = data.get(spelling)
-                    if raw is not None:
-                        key, value = spelling, raw
-                        break
-            out[f.name] = (key, _to_wire(value))
+        for f in self._spelled:
+            for key in (f.key, *f.aliases):
+                raw = data.get(key)
+                if raw is not None:
+                    out[f] = (key, raw)
+                    break
         return out
 
     def _unknown(self) -> dict[str, Any]:
@@ -392,7 +417,12 @@ def _masked(value: Any) -> Any:
     return "[secure]"
 
 
+_SCALARS = frozenset({str, int, float, bool})
+
+
 def _to_wire(value: Any) -> Any:
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Model):
         return value.to_dict()
     if isinstance(value, dict):
