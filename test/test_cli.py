@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -293,6 +294,7 @@ def test_main_in_process_usage_errors(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_main_in_process_listen_refusals(server: ScriptedServer,
                                          capsys: pytest.CaptureFixture[str]) -> None:
+    level, handlers = logging.getLogger("mds").level, logging.getLogger("mds").handlers[:]
     # A service that knows no such endpoint: nothing to retry, exit 1 with the error.
     code = main(["listen", "--host", server.url, "--api-key", "ak_secret_value"])
     err = capsys.readouterr().err
@@ -301,6 +303,9 @@ def test_main_in_process_listen_refusals(server: ScriptedServer,
     assert "ak_secret_value" not in err
     server.reply("PUT", "/v2/notification/websocket", 401, {"code": 401})
     assert main(["listen", "--host", server.url, "--api-key", "ak_secret_value"]) == EXIT_AUTH
+    # In-process, the command leaves the logging as it found it.
+    assert logging.getLogger("mds").level == level
+    assert logging.getLogger("mds").handlers == handlers
 
 
 def test_main_in_process_demo(capsys: pytest.CaptureFixture[str]) -> None:
@@ -326,3 +331,19 @@ def test_forwarder_retries_until_the_handler_says_2xx(server: ScriptedServer) ->
     assert "(attempt 2)" in report[1]
     assert [r.body for r in server.requests] == [b'{"de-registrations":["d"]}'] * 2
     assert server.requests[0].header("authorization") == "local"
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs POSIX signals")
+def test_demo_in_process_stopped_by_sigterm_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    main_thread = threading.main_thread().ident
+    assert main_thread is not None
+    before = signal.getsignal(signal.SIGTERM)
+    # Any moment of the demo will do: it must wind down cleanly and exit 0.
+    timer = threading.Timer(0.5, signal.pthread_kill, (main_thread, signal.SIGTERM))
+    timer.start()
+    try:
+        assert main(["demo"]) == EXIT_OK
+    finally:
+        timer.join()
+    assert "mds: stopped" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before  # put back as it was

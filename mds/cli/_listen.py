@@ -7,7 +7,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 import urllib3
@@ -24,7 +25,7 @@ from mds.exceptions import (
 )
 from mds.listener import NotificationListener
 
-__all__ = ["Forwarder", "add_arguments", "listen", "setup_logging"]
+__all__ = ["Forwarder", "add_arguments", "listen", "logging_to"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,13 +47,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log connection details")
 
 
-def setup_logging(verbose: bool, stream: TextIO) -> logging.Handler:
+@contextmanager
+def logging_to(stream: TextIO, verbose: bool) -> Iterator[None]:
+    """While active, the ``mds`` loggers write to *stream*: warnings, and with *verbose* the
+    connection details too. Afterwards the logger is as it was (``main()`` may run in-process)."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("mds: %(levelname)s: %(message)s"))
     root = logging.getLogger("mds")
+    previous = root.level
     root.addHandler(handler)
     root.setLevel(logging.INFO if verbose else logging.WARNING)
-    return handler
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
 
 
 class Forwarder:
@@ -117,10 +126,9 @@ def listen(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextI
     if args.forward_to and not args.forward_to.lower().startswith(("http://", "https://")):
         parser.error("--forward-to must be an http:// or https:// URL")
     configuration = Configuration(host=host, api_key=key)
-    handler = setup_logging(args.verbose, err)
     forwarder = Forwarder(args.forward_to, headers, err) if args.forward_to else None
     try:
-        with SigtermAsInterrupt(), ApiClient(configuration) as client:
+        with SigtermAsInterrupt(), logging_to(err, args.verbose), ApiClient(configuration) as client:
             print(f"mds: listening on {configuration.host} ({args.channel}); Ctrl-C to stop",
                   file=err, flush=True)
             with NotificationListener(client, args.channel,
@@ -154,4 +162,3 @@ def listen(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextI
     finally:
         if forwarder is not None:
             forwarder.close()
-        logging.getLogger("mds").removeHandler(handler)
