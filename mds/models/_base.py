@@ -6,14 +6,15 @@ A model declares its fields in its class body, dataclass-style::
         ep: str | None = field("ep", "str")
         max_age: int | None = field("max-age", "int", convert=to_int)
 
-`ModelType` (the models' metaclass) turns that table into real ``__slots__`` and generates, from
-it, the code that builds instances from wire dicts: one ``dict.get`` and one slot store per
-field, with conversions (``max-age`` sent as ``"60"`` reads as ``60``) and aliases
-(``queueSize`` / ``queue_size``) applied once, at that moment. Reading an attribute afterwards is
-a plain slot read, as fast as reading the key from the dict. The code is generated with ``exec``
-for the reason ``dataclasses`` and ``attrs`` generate ``__init__`` that way: a loop over the
-table with ``setattr`` costs twice as much per item, and deserialising a batch of notifications
-is the SDK's hot path.
+`ModelType` (the models' metaclass) turns that table into real ``__slots__``. From the same
+table, the first time a class reads the wire, `_compile` generates the code that builds its
+instances from wire dicts: one dict lookup and one slot store per field, with conversions
+(``max-age`` sent as ``"60"`` reads as ``60``) and aliases (``queueSize`` / ``queue_size``)
+applied once, at that moment. Reading an attribute afterwards is a plain slot read, as fast as
+reading the key from the dict. The code is generated with ``exec`` for the reason
+``dataclasses`` and ``attrs`` generate ``__init__`` that way: a loop over the table with
+``setattr`` costs twice as much per item, and deserialising a batch of notifications is the
+SDK's hot path.
 
 Fields that convert, have aliases or hold lists are properties over a private slot (``_max_age``)
 whose setter applies the same rules as deserialisation (lists are never None); their getter is
@@ -131,8 +132,22 @@ class ModelType(type):
             f for f in fields if f.convert is not None or f.aliases)
         cls.swagger_types = {f.name: f.type_name for f in fields}  # type: ignore[attr-defined]
         cls.attribute_map = {f.name: f.key for f in fields}  # type: ignore[attr-defined]
-        cls._wrap, cls._wrap_list = _compile(cls, fields)  # type: ignore[attr-defined]
         return cls
+
+
+#: (wrap, wrap_list) of a model class, as `_compile` generates them.
+_Readers = tuple[Callable[[dict[str, Any]], Any], Callable[[list[Any]], list[Any]]]
+
+
+def _readers(cls: type[Model]) -> _Readers:
+    """The generated wire readers of *cls*, compiled on first use, so that ``import mds`` does
+    not pay for compiling the readers of every model. (Compiling twice in a race is harmless:
+    the two are the same.)"""
+    readers: _Readers | None = cls.__dict__.get("_generated_readers")
+    if readers is None:
+        readers = _compile(cls, cls._fields)
+        cls._generated_readers = readers  # type: ignore[attr-defined]
+    return readers
 
 
 def _setter(f: Field) -> Callable[[Any, Any], None]:
@@ -150,9 +165,7 @@ def _setter(f: Field) -> Callable[[Any, Any], None]:
     return set_value
 
 
-def _compile(
-    cls: type, fields: tuple[Field, ...]
-) -> tuple[Callable[[dict[str, Any]], Any], Callable[[list[Any]], list[Any]]]:
+def _compile(cls: type, fields: tuple[Field, ...]) -> _Readers:
     """Generate ``wrap(dict) -> model`` and ``wrap_list(list) -> list`` for *cls*.
 
     Each reads every field of the wire dict ``d`` into its slot, or, for a field that converts,
@@ -185,7 +198,7 @@ def _compile(
         if f.is_list:
             body += [f"if {v} is None:", f"    {v} = []"]
             if f.model is not None:
-                env[f"wrap_list_{i}"] = f.model._wrap_list
+                env[f"wrap_list_{i}"] = _readers(f.model)[1]
                 body += [f"elif type({v}) is list:", f"    {v} = wrap_list_{i}({v})", "else:"]
             else:
                 body += [f"elif type({v}) is not list:"]
@@ -239,8 +252,6 @@ class Model(metaclass=ModelType):
     _by_key: ClassVar[dict[str, Field]]
     _lists: ClassVar[tuple[Field, ...]]
     _spelled: ClassVar[tuple[Field, ...]]
-    _wrap: ClassVar[Callable[[dict[str, Any]], Any]]
-    _wrap_list: ClassVar[Callable[[list[Any]], list[Any]]]
 
     _data: dict[str, Any]
 
@@ -255,7 +266,7 @@ class Model(metaclass=ModelType):
         """
         if type(data) is not dict:
             raise ModelError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
-        return cls._wrap(data)  # type: ignore[no-any-return]
+        return _readers(cls)[0](data)  # type: ignore[no-any-return]
 
     @classmethod
     def from_dict(cls: type[M], data: Mapping[str, Any]) -> M:
@@ -273,7 +284,7 @@ class Model(metaclass=ModelType):
             if key not in wire_keys:
                 key = names.get(key, key)
             copied[key] = _deep_copy(value)
-        return cls._wrap(copied)  # type: ignore[no-any-return]
+        return _readers(cls)[0](copied)  # type: ignore[no-any-return]
 
     # -- back to the wire -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
