@@ -295,6 +295,18 @@ def poll_channel_ready(emu: Emulator) -> Callable[[], bool]:
     return lambda: emu.health()["channels"] > 0
 
 
+def notify_once_polled(emu: Emulator, device: str, path: str, value: Any) -> threading.Thread:
+    """Notify from another thread as soon as a long poll has made its channel (before, the
+    notification would find no channel to be queued on). Join the thread returned."""
+    def run() -> None:
+        if wait_until(poll_channel_ready(emu)):
+            emu.notify(device, path, value)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
 def test_long_poll_receives_in_order(mds_emulator: Emulator, client: mds.ApiClient) -> None:
     with NotificationListener(client, "long-poll", reconnect=FAST) as listener:
         def produce() -> None:
@@ -706,8 +718,9 @@ def test_websocket_in_the_way_of_a_long_poll(mds_emulator: Emulator,
         NotificationListener(client, "long-poll").open()
     assert info.value.channel == "websocket"
     with NotificationListener(client, "long-poll", replace_existing=True) as listener:
-        threading.Timer(0.2, mds_emulator.notify, ("d", "/1/0/1", 4)).start()
+        notifier = notify_once_polled(mds_emulator, "d", "/1/0/1", 4)
         assert values(take(listener, 1)) == [4]
+        notifier.join()
     assert existing_channel(client) == "long-poll"
 
 

@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any
 
 import pytest
-from test_listener import FAST, client_for, poll_channel_ready, requests_to, take, values
+from test_listener import FAST, client_for, notify_once_polled, requests_to, take, values
 
 import mds
 from mds.emulator import Emulator
@@ -47,15 +47,9 @@ def test_a_400_on_the_poll_naming_no_channel_is_retried(emu: Emulator) -> None:
     with client_for(emu) as client:
         with NotificationListener(client, "long-poll", reconnect=FAST) as listener:
             emu.add_fault(endpoint=PULL, status=400)
-
-            def produce() -> None:
-                wait_until(poll_channel_ready(emu))
-                emu.notify("d", "/1/0/1", 1)
-
-            producer = threading.Thread(target=produce)
-            producer.start()
+            notifier = notify_once_polled(emu, "d", "/1/0/1", 1)
             assert values(take(listener, 1)) == [1]
-            producer.join()
+            notifier.join()
             assert listener.stats.failures == 1
 
 
@@ -65,8 +59,9 @@ def test_a_webhook_appearing_mid_stream_is_named_never_replaced(
     with client_for(emu) as client:
         with NotificationListener(client, "long-poll", reconnect=FAST,
                                   replace_existing=replace_existing) as listener:
-            threading.Timer(0.1, emu.notify, ("d", "/1/0/1", 1)).start()
+            notifier = notify_once_polled(emu, "d", "/1/0/1", 1)
             assert values(take(listener, 1)) == [1]
+            notifier.join()
             emu.add_fault(endpoint=PULL, status=400, body=json.dumps(OTHER_CHANNEL))
             emu.add_fault(endpoint=CHANNEL, status=200, body=json.dumps(WEBHOOK_EXISTS))
             with pytest.raises(mds.ChannelConflictError) as info:
@@ -83,8 +78,9 @@ def test_a_webhook_in_the_way_of_the_first_poll_is_replaced(emu: Emulator) -> No
                                   replace_existing=True) as listener:
             emu.add_fault(endpoint=PULL, status=400, body=json.dumps(OTHER_CHANNEL))
             emu.add_fault(endpoint=CHANNEL, status=200, body=json.dumps(WEBHOOK_EXISTS))
-            threading.Timer(0.3, emu.notify, ("d", "/1/0/1", 1)).start()
+            notifier = notify_once_polled(emu, "d", "/1/0/1", 1)
             assert values(take(listener, 1)) == [1]
+            notifier.join()
     assert requests_to(emu, "DELETE", "/v2/notification/callback") == 1
 
 
