@@ -41,9 +41,12 @@ __all__ = ["ApiException", "RESTClientObject", "build_retry"]
 
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _IDEMPOTENT = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS"})
-# backoff_jitter arrived with urllib3 2.0 (1.26 is supported too); no `inspect`, which is slow
-# to import.
-_HAS_JITTER = not urllib3.__version__.startswith("1.")  # type: ignore[attr-defined]  # not in its __all__
+# backoff_jitter and backoff_max arrived with urllib3 2.0 (1.26 is supported too); the version
+# is read rather than the signature, since `inspect` is slow to import.
+_JITTER: dict[str, Any] = (
+    {} if urllib3.__version__.startswith("1.")  # type: ignore[attr-defined]  # not in its __all__
+    else {"backoff_jitter": 0.25, "backoff_max": 10.0}
+)
 
 
 class _Retry(Retry):
@@ -99,36 +102,26 @@ def build_retry(setting: Any, retry_after_max: float = 60.0) -> Retry | bool:
         raise_on_status=False,
         raise_on_redirect=False,
     )
-    if _HAS_JITTER:
-        kwargs["backoff_jitter"] = 0.25
-        kwargs["backoff_max"] = 10.0
-    retry = _Retry(**kwargs)
+    retry = _Retry(**kwargs, **_JITTER)
     retry.give_up_after = retry_after_max
     return retry
 
 
 def translate_transport_error(exc: BaseException, what: str) -> ApiTransportError:
     """The `mds` exception for a urllib3 (or socket/ssl) failure while doing *what*."""
-    reason: Any = exc
-    if isinstance(exc, MaxRetryError) and exc.reason is not None:
-        reason = exc.reason
-    # urllib3 wraps the real cause a level or two deep (ProxyError(..., NewConnectionError)).
+    reason: Any = exc.reason if isinstance(exc, MaxRetryError) and exc.reason else exc
+    # urllib3 wraps the real cause a level deeper behind a proxy: ProxyError("Unable to connect
+    # to proxy", NewConnectionError(...)), or OSError("Tunnel connection failed: 502 ...").
     if isinstance(reason, ProxyError) and reason.args and isinstance(reason.args[-1], Exception):
-        inner = reason.args[-1]
-        if isinstance(inner, (ConnectTimeoutError, ReadTimeoutError)):
-            reason = inner
-    if isinstance(reason, NewConnectionError):  # a ConnectTimeoutError subclass, historically
-        if "timed out" not in str(reason).lower():
-            return ApiConnectionError(f"{what}: could not connect ({_describe(reason)})")
+        reason = reason.args[-1]
+    # NewConnectionError derives from ConnectTimeoutError: only its message tells the two apart.
+    if isinstance(reason, NewConnectionError) and "timed out" not in str(reason).lower():
+        return ApiConnectionError(f"{what}: could not connect ({_describe(reason)})")
     if isinstance(reason, (ConnectTimeoutError, ReadTimeoutError, TimeoutError)):
         kind = "connect" if isinstance(reason, ConnectTimeoutError) else "read"
         return ApiTimeoutError(f"{what}: {kind} timed out ({_describe(reason)})")
     if isinstance(reason, (SSLError, ssl.SSLError)):
         return ApiTLSError(f"{what}: TLS failed ({_describe(reason)})")
-    if isinstance(reason, ProxyError):
-        return ApiConnectionError(f"{what}: proxy failed ({_describe(reason)})")
-    if isinstance(reason, NewConnectionError):
-        return ApiConnectionError(f"{what}: could not connect ({_describe(reason)})")
     if isinstance(reason, ProtocolError):
         return ApiConnectionError(f"{what}: connection lost ({_describe(reason)})")
     return ApiConnectionError(f"{what}: {_describe(reason)}")

@@ -130,6 +130,15 @@ def test_long_retry_after_is_raised_not_slept(server: ScriptedServer) -> None:
     assert len(server.requests) == 1
 
 
+def test_a_urllib3_retry_is_used_as_given(server: ScriptedServer) -> None:
+    server.reply("GET", CALLBACK, 500, b"")
+    server.reply("GET", CALLBACK, 200, {"url": "http://ok"})
+    retry = urllib3.Retry(total=1, status_forcelist=[500], backoff_factor=0, raise_on_status=False)
+    with make_client(server, retries=retry) as client:
+        assert mds.NotificationsApi(client).get_webhook().url == "http://ok"
+    assert len(server.requests) == 2, "500 is not retried by default, but this Retry says so"
+
+
 def test_retries_off(server: ScriptedServer) -> None:
     server.reply("GET", CALLBACK, 503, b"", {"Retry-After": "0"})
     with make_client(server, retries=False) as client:

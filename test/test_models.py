@@ -159,6 +159,19 @@ def test_setters_read_back_as_the_wire_would_and_keep_the_spelling_given() -> No
     assert not message
 
 
+@pytest.mark.parametrize("wire", [{"queueSize": 3, "queue_size": 5}, {"queue_size": 5, "queueSize": 3}])
+def test_when_both_spellings_come_the_main_key_wins(wire: dict[str, Any]) -> None:
+    channel = mds.WebsocketChannel.from_dict(wire)
+    assert channel.queue_size == 3
+    assert channel.to_dict() == {"queueSize": 3}
+
+
+def test_lists_keep_what_they_hold() -> None:
+    message = mds.NotificationMessage.from_dict({"de-registrations": ["d1", None, {"ep": "d2"}]})
+    assert message.to_dict() == {"de-registrations": ["d1", None, {"ep": "d2"}]}
+    assert mds.WebsocketChannel(serialization={"at": None}).to_dict() == {"serialization": {}}
+
+
 def test_equality_is_by_meaning_not_by_spelling() -> None:
     assert mds.NotificationData(max_age="60") == mds.NotificationData(max_age=60)
     assert mds.WebsocketChannel.from_dict({"queueSize": 3}) == mds.WebsocketChannel.from_dict(

@@ -464,8 +464,6 @@ def to_int(value: Any) -> Any:
     Only whole numbers are converted; anything else is returned as sent, for the caller (or the
     event layer, which reports it) to judge.
     """
-    if type(value) is int:
-        return value
     if isinstance(value, str):
         text = value.strip()
         if text.lstrip("-").isdigit():
