@@ -138,10 +138,8 @@ class ApiException(MdsError):
         if not self.body or not self.body.lstrip().startswith("{"):
             return
         try:
-            doc = json.loads(self.body)
+            doc = json.loads(self.body)  # an object: the body starts with "{"
         except ValueError:
-            return
-        if not isinstance(doc, dict):
             return
         code = doc.get("code")
         self.code = code if isinstance(code, int) else None

@@ -88,3 +88,38 @@ def test_retry_after_forms() -> None:
     assert exceptions.parse_retry_after("nonsense") is None
     assert 50 < exceptions.parse_retry_after(formatdate(time.time() + 60, usegmt=True)) <= 61  # type: ignore[operator]
     assert exceptions.parse_retry_after(formatdate(time.time() - 60, usegmt=True)) == 0.0
+
+
+@pytest.mark.parametrize(("body", "text"), [
+    ("[1, 2]", "(502) Bad Gateway: [1, 2]"),
+    ('{"message": 5', '(502) Bad Gateway: {"message": 5'),
+    ("", "(502) Bad Gateway"),
+])
+def test_a_body_that_is_not_the_json_error_is_shown_as_sent(body: str, text: str) -> None:
+    exc = exceptions.exception_for_status(502, "Bad Gateway", body, {})
+    assert str(exc) == text
+    assert exc.message is None
+    assert exc.fields == []
+
+
+def test_summary_without_a_reason_and_conflicts_without_a_channel() -> None:
+    assert str(mds.ApiException(404, None, '{"message": "gone"}')) == "(404): gone"
+    assert str(mds.ChannelConflictError(409, "Conflict", None)) == "(409) Conflict"
+
+
+def test_an_async_response_error_pickles_with_its_event() -> None:
+    from mds.events import AsyncResponse
+
+    event = AsyncResponse("req-1", 504, "TIMEOUT")
+    exc = mds.AsyncResponseError(event)
+    clone = pickle.loads(pickle.dumps(exc))
+    assert (clone.status, clone.error, clone.response) == (504, "TIMEOUT", event)
+    assert str(clone) == "async response req-1 failed with status 504 (TIMEOUT)"
+
+
+def test_retry_after_edge_forms() -> None:
+    assert exceptions.parse_retry_after(None) is None
+    assert exceptions.parse_retry_after("   ") is None
+    assert exceptions.parse_retry_after("-3") == 0.0
+    # An HTTP date without a zone is read as UTC, as RFC 9110 says dates are.
+    assert exceptions.parse_retry_after("Sun, 06 Nov 1994 08:49:37") == 0.0
