@@ -63,3 +63,11 @@ def test_repr_and_debug_report_hide_the_key() -> None:
     assert "ak_very_secret" not in text
     assert "[secure]" in repr(cfg)
     assert "SDK Package Version: " + mds.__version__ in cfg.to_debug_report()
+
+
+def test_api_key_as_a_mapping_and_settings_no_longer_used_are_gone() -> None:
+    cfg = mds.Configuration(api_key={"Authorization": "ak_m"}, api_key_prefix={"Authorization": "Token"})
+    assert cfg.get_api_key_with_prefix() == "Token ak_m"
+    # username/password were never used by the service's auth (an API key is); they are gone
+    assert not hasattr(cfg, "username")
+    assert not hasattr(cfg, "password")

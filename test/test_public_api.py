@@ -44,3 +44,9 @@ def test_exceptions_reexported_from_rest_as_generated_code_imports_them() -> Non
 def test_every_public_class_has_a_docs_page() -> None:
     for name in ["NotificationsApi", *mds.models.__all__]:
         assert (ROOT / "docs" / f"{name}.md").is_file(), name
+
+
+def test_dir_lists_the_names_loaded_on_first_use() -> None:
+    names = dir(mds)
+    assert "NotificationListener" in names
+    assert set(mds.__all__) <= set(names)
