@@ -306,6 +306,14 @@ def test_main_in_process_listen_refusals(server: ScriptedServer,
     # In-process, the command leaves the logging as it found it.
     assert logging.getLogger("mds").level == level
     assert logging.getLogger("mds").handlers == handlers
+    # From another thread than the main one, where no signal handler can be set: the same.
+    server.reply("PUT", "/v2/notification/websocket", 401, {"code": 401})
+    codes: list[int] = []
+    worker = threading.Thread(target=lambda: codes.append(
+        main(["listen", "--host", server.url, "--api-key", "ak_secret_value"])))
+    worker.start()
+    worker.join(30)
+    assert codes == [EXIT_AUTH]
 
 
 def test_main_in_process_demo(capsys: pytest.CaptureFixture[str]) -> None:

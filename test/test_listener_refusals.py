@@ -43,6 +43,21 @@ def test_a_refusal_while_polling_that_retrying_cannot_fix_is_raised(
         assert listener.stats.failures == 0
 
 
+def test_empty_answers_poll_again_at_once(emu: Emulator) -> None:
+    with client_for(emu) as client, NotificationListener(client, "long-poll") as listener:
+        # Each poll is held 0.05 s: let three end with 204 before the notification comes.
+        def notify_after_three_polls() -> None:
+            if wait_until(lambda: requests_to(emu, "GET", "/v2/notification/pull") > 3):
+                emu.notify("d", "/1/0/1", 1)
+
+        notifier = threading.Thread(target=notify_after_three_polls)
+        notifier.start()
+        assert values(take(listener, 1)) == [1]
+        notifier.join()
+        stats = listener.stats
+    assert (stats.failures, stats.reconnects, stats.connected) == (0, 0, True)
+
+
 def test_a_400_on_the_poll_naming_no_channel_is_retried(emu: Emulator) -> None:
     with client_for(emu) as client:
         with NotificationListener(client, "long-poll", reconnect=FAST) as listener:
