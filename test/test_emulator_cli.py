@@ -42,6 +42,8 @@ def process() -> Iterator[subprocess.Popen[str]]:
             "ak_cli_test",
             "--long-poll-hold",
             "0.2",
+            "--websocket-shape",
+            "2020",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -83,7 +85,9 @@ def test_cli_serves_and_sigterm_closes_websockets_with_1001(process: subprocess.
         )
         assert unknown.status == 401  # only --api-key keys are accepted
         # The purge window of a deleted pull channel does not block a websocket channel.
-        assert http.request("PUT", url + "/v2/notification/websocket", headers=auth).status == 201
+        created = http.request("PUT", url + "/v2/notification/websocket", headers=auth)
+        assert created.status == 201
+        assert created.json() == {"queue_size": -1, "status": "unknown"}  # --websocket-shape 2020
     finally:
         http.clear()
     ws_url = "ws" + url[len("http") :] + "/v2/notification/websocket-connect"
@@ -130,6 +134,12 @@ def test_add_arguments_has_every_option() -> None:
             "7",
             "--batch-limit",
             "50",
+            "--device-latency",
+            "0.5",
+            "--device-timeout",
+            "30",
+            "--websocket-shape",
+            "2020",
         ]
     )
     assert (args.host, args.port, args.api_keys) == ("0.0.0.0", 9000, ["ak_1", "ak_2"])
@@ -140,10 +150,13 @@ def test_add_arguments_has_every_option() -> None:
     )
     assert (args.webhook_give_up, args.webhook_timeout, args.pull_expiry) == (60.0, 2.0, 5.0)
     assert (args.websocket_expiry, args.purge_window, args.batch_limit) == (6.0, 7.0, 50)
+    assert (args.device_latency, args.device_timeout, args.websocket_shape) == (0.5, 30.0, "2020")
     defaults = parser.parse_args([])
     assert (defaults.host, defaults.port, defaults.api_keys) == ("127.0.0.1", 8080, None)
     assert defaults.long_poll_hold == 30.0
     assert defaults.webhook_give_up == 86400.0
+    assert (defaults.device_latency, defaults.device_timeout) == (0.0, 120.0)
+    assert defaults.websocket_shape == "2019"
 
 
 def test_port_in_use_is_reported_with_status_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,5 +1,6 @@
-"""The admin API under ``/_emulator/``: inject notifications, device events and faults, read
-what clients sent. Every endpoint does what the ``Emulator`` method of the same name does.
+"""The admin API under ``/_emulator/``: inject notifications, device events and faults, drive
+simulated devices, read what clients sent. Every endpoint does what the ``Emulator`` method of
+the same name does.
 
 :class:`AdminApi` takes the parsed request (method, name, body bytes) and returns the JSON to
 answer with, or raises :class:`AdminError`; the HTTP handler does the rest.
@@ -11,8 +12,9 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from mds.emulator._device_service import DeviceService
 from mds.emulator._faults import parse_fault
-from mds.emulator._messages import async_response_item, endpoint_data, notification_item
+from mds.emulator._messages import async_response_item, notification_item
 from mds.emulator._service import NotificationService
 
 __all__ = ["PREFIX", "AdminApi", "AdminError"]
@@ -36,16 +38,22 @@ class AdminApi:
 
     Args:
         service: The service to inject into and read from.
+        devices: The simulated devices.
         endpoints: The endpoints a fault may name (``"METHOD /path"``), from the route table.
     """
 
-    def __init__(self, service: NotificationService, endpoints: Collection[str]) -> None:
+    def __init__(
+        self, service: NotificationService, devices: DeviceService, endpoints: Collection[str]
+    ) -> None:
         self._service = service
+        self._devices = devices
         self._endpoints = endpoints
         self._reads: dict[str, Callable[[], Any]] = {
             "health": service.health,
             "requests": service.requests,
             "deliveries": service.deliveries,
+            "devices": devices.devices,
+            "executions": devices.executions,
         }
         self._posts: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "messages": self._messages,
@@ -55,6 +63,10 @@ class AdminApi:
             "deregister": self._deregister,
             "expire": self._expire,
             "async-response": self._async_response,
+            "set-resource": self._set_resource,
+            "set-online": self._set_online,
+            "set-latency": self._set_latency,
+            "on-execute": self._on_execute,
             "faults": self._faults,
             "reset": self._reset,
         }
@@ -110,26 +122,68 @@ class AdminApi:
         )
         return self._queue("notifications", item, data)
 
-    def _endpoint_data(self, data: dict[str, Any]) -> dict[str, Any]:
-        return endpoint_data(
+    def _registration(self, data: dict[str, Any], full: bool) -> dict[str, Any]:
+        queued = self._devices.register(
             _required(data, "ep"),
-            data.get("ept"),
-            data.get("original_ep", data.get("original-ep")),
-            bool(data.get("q", False)),
-            data.get("resources"),
+            ept=_optional(data, "ept"),
+            original_ep=_optional(data, "original_ep") or _optional(data, "original-ep"),
+            q=bool(data.get("q", False)),
+            resources=data.get("resources"),
+            api_key=_api_key(data),
+            full=full,
         )
+        return {"queued": queued}
 
     def _register(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._queue("registrations", self._endpoint_data(data), data)
+        return self._registration(data, full=True)
 
     def _reg_update(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._queue("reg-updates", self._endpoint_data(data), data)
+        return self._registration(data, full=False)
 
     def _deregister(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._queue("de-registrations", _required(data, "ep"), data)
+        ep = _required(data, "ep")
+        return {"queued": self._devices.deregister(ep, api_key=_api_key(data))}
 
     def _expire(self, data: dict[str, Any]) -> dict[str, Any]:
-        return self._queue("registrations-expired", _required(data, "ep"), data)
+        ep = _required(data, "ep")
+        return {"queued": self._devices.deregister(ep, api_key=_api_key(data), expired=True)}
+
+    def _set_resource(self, data: dict[str, Any]) -> dict[str, Any]:
+        queued = self._devices.set_resource(
+            _required(data, "ep"),
+            _required(data, "path"),
+            data.get("value"),
+            ct=_optional(data, "ct"),
+            payload_b64=_optional(data, "payload_b64"),
+        )
+        return {"queued": queued}
+
+    def _set_online(self, data: dict[str, Any]) -> dict[str, Any]:
+        online = data.get("online", True)
+        if not isinstance(online, bool):
+            raise ValueError("online must be true or false")
+        self._devices.set_online(_required(data, "ep"), online)
+        return {"online": online}
+
+    def _set_latency(self, data: dict[str, Any]) -> dict[str, Any]:
+        latency = data.get("latency")
+        if latency is not None and (
+            not isinstance(latency, (int, float)) or isinstance(latency, bool)
+        ):
+            raise ValueError("latency must be a number of seconds or null")
+        self._devices.set_latency(_required(data, "ep"), latency)
+        return {"latency": latency}
+
+    def _on_execute(self, data: dict[str, Any]) -> dict[str, Any]:
+        status = data.get("status", 200)
+        self._devices.on_execute(
+            _required(data, "ep"),
+            _required(data, "path"),
+            data.get("value"),
+            status=status,
+            ct=_optional(data, "ct") or "text/plain",
+        )
+        return {"status": status}
 
     def _async_response(self, data: dict[str, Any]) -> dict[str, Any]:
         item = async_response_item(
@@ -147,6 +201,7 @@ class AdminApi:
         return dict(self._service.add_fault(parse_fault(data, self._endpoints)))
 
     def _reset(self, data: dict[str, Any]) -> dict[str, Any]:
+        self._devices.reset()
         self._service.reset()
         return {"reset": True}
 
@@ -156,6 +211,13 @@ def _api_key(data: Mapping[str, Any]) -> str | None:
     if api_key is not None and not isinstance(api_key, str):
         raise ValueError("api_key must be a string")
     return api_key
+
+
+def _optional(data: Mapping[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name} must be a string")
+    return value
 
 
 def _required(data: Mapping[str, Any], name: str) -> str:

@@ -14,6 +14,7 @@ from collections import deque
 from typing import Any, Final
 
 from mds.emulator._messages import Item
+from mds.emulator._serialization import Serialization
 
 __all__ = [
     "CALLBACK",
@@ -40,6 +41,8 @@ class Channel:
     def __init__(self, now: float) -> None:
         self.queue: deque[Item] = deque()
         self.created = now
+        #: The 2020 ``serialization`` it was registered with (webhook and websocket only).
+        self.serialization: Serialization | None = None
 
 
 class CallbackChannel(Channel):
@@ -90,13 +93,26 @@ class WebsocketChannel(Channel):
         self.session: SocketSession | None = None
         self.disconnected_since = now
 
-    def wire(self) -> dict[str, Any]:
-        """The 2019 WebsocketChannel wire shape, answered by PUT and GET."""
-        return {
-            "channelId": self.channel_id,
-            "queueSize": len(self.queue),
-            "status": "connected" if self.session is not None else "disconnected",
-        }
+    def wire(self, shape: str = "2019") -> dict[str, Any]:
+        """The WebsocketChannel wire shape answered by PUT (201) and GET.
+
+        ``"2019"``: ``{"channelId", "queueSize", "status"}`` with the true queue size and
+        status. ``"2020"``: ``{"queue_size": -1, "status": "unknown"}``, what the 2020 service
+        answers ("the current version does not yet have the capability to determine the
+        channel status"). Both carry ``serialization`` when the channel was registered with one.
+        """
+        wire: dict[str, Any]
+        if shape == "2020":
+            wire = {"queue_size": -1, "status": "unknown"}
+        else:
+            wire = {
+                "channelId": self.channel_id,
+                "queueSize": len(self.queue),
+                "status": "connected" if self.session is not None else "disconnected",
+            }
+        if self.serialization is not None:
+            wire["serialization"] = self.serialization.wire()
+        return wire
 
 
 class KeyState:

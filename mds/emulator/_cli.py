@@ -34,6 +34,13 @@ TIMINGS: tuple[tuple[str, str, float, str], ...] = (
         "delete a websocket channel without a connection for this long",
     ),
     ("--purge-window", "purge_window", 120.0, "a GET answers 410 this long after a pull DELETE"),
+    ("--device-latency", "device_latency", 0.0, "how long a simulated device takes to answer"),
+    (
+        "--device-timeout",
+        "device_timeout",
+        120.0,
+        "a request attempt fails with TIMEOUT when the device takes this long",
+    ),
 )
 
 
@@ -64,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="most items in one delivered NotificationMessage (default 10000)",
     )
+    parser.add_argument(
+        "--websocket-shape",
+        choices=("2019", "2020"),
+        default="2019",
+        help="answer shapes of the websocket channel endpoints (default 2019)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         api_keys=args.api_keys,
         batch_limit=args.batch_limit,
+        websocket_shape=args.websocket_shape,
         **timings,
     )
     done = threading.Event()

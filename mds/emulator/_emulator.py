@@ -1,10 +1,11 @@
-"""The :class:`Emulator`: a local stand-in for the Notifications service.
+"""The :class:`Emulator`: a local stand-in for the Notifications service and its devices.
 
-It composes the service's rules (:class:`~mds.emulator._service.NotificationService`) with its
-transports: the REST endpoints, the websocket upgrade and the admin API on one port
-(:mod:`mds.emulator._http`, :mod:`mds.emulator._websocket`, :mod:`mds.emulator._admin`) and the
-webhook deliveries (:mod:`mds.emulator._webhook`). It shares no code with the SDK client on
-purpose, so that the two cannot agree on a mistake.
+It composes the service's rules (:class:`~mds.emulator._service.NotificationService` for the
+channels, :class:`~mds.emulator._device_service.DeviceService` for simulated devices,
+subscriptions and device requests) with its transports: the REST endpoints, the websocket
+upgrade and the admin API on one port (:mod:`mds.emulator._http`, :mod:`mds.emulator._websocket`,
+:mod:`mds.emulator._admin`) and the webhook deliveries (:mod:`mds.emulator._webhook`). It
+shares no code with the SDK client on purpose, so that the two cannot agree on a mistake.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from types import TracebackType
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from mds.emulator._clock import Clock
+from mds.emulator._device_service import DeviceService
 from mds.emulator._faults import parse_fault
 from mds.emulator._http import ENDPOINTS, EmulatorServer
-from mds.emulator._messages import async_response_item, endpoint_data, notification_item
+from mds.emulator._messages import async_response_item, notification_item
 from mds.emulator._service import NotificationService, Settings
 from mds.emulator._webhook import WebhookDispatcher
 
@@ -64,7 +66,8 @@ class _Running(NamedTuple):
 
 
 class Emulator:
-    """A local, in-memory emulator of the Device Management Notifications service.
+    """A local, in-memory emulator of the Device Management Notifications service, with
+    simulated devices, subscriptions and device requests.
 
     Use it as a context manager (or call :meth:`start` and :meth:`stop`)::
 
@@ -92,13 +95,21 @@ class Emulator:
             its queue.
         purge_window: After a long-poll DELETE, a GET answers 410 for this long.
         batch_limit: Most items in one delivered NotificationMessage.
+        device_latency: How long a simulated device takes to answer a request (on the clock).
+        device_timeout: How long the service waits for a device's answer; an attempt that
+            takes longer fails with ``TIMEOUT`` (retried while the request's ``retry`` allows).
+        websocket_shape: ``"2019"`` (default) answers the websocket channel endpoints with
+            ``channelId``, ``queueSize`` and the true status; ``"2020"`` as the 2020 service
+            does (``queue_size: -1``, ``status: unknown``; a repeated PUT answers
+            ``{"serialization"}``).
         webhook_ca_certs: CA bundle used to verify https webhook targets (default: the system's).
         clock: What every time-based rule reads (hold, expiry, purge window, back-off,
             give-up): a callable returning seconds, :func:`time.monotonic` by default. Pass a
             :class:`~mds.emulator.ManualClock` and step it to let time pass in tests.
 
     Raises:
-        ValueError: For an empty ``api_keys`` or a negative duration.
+        ValueError: For an empty ``api_keys``, a negative duration or an unknown
+            ``websocket_shape``.
     """
 
     long_poll_hold = _Setting[float]()
@@ -110,6 +121,9 @@ class Emulator:
     websocket_expiry = _Setting[float]()
     purge_window = _Setting[float]()
     batch_limit = _Setting[int]()
+    device_latency = _Setting[float]()
+    device_timeout = _Setting[float]()
+    websocket_shape = _Setting[str]()
 
     def __init__(
         self,
@@ -126,6 +140,9 @@ class Emulator:
         websocket_expiry: float = 86400.0,
         purge_window: float = 120.0,
         batch_limit: int = 10_000,
+        device_latency: float = 0.0,
+        device_timeout: float = 120.0,
+        websocket_shape: str = "2019",
         webhook_ca_certs: str | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
@@ -152,9 +169,13 @@ class Emulator:
             websocket_expiry=websocket_expiry,
             purge_window=purge_window,
             batch_limit=batch_limit,
+            device_latency=device_latency,
+            device_timeout=device_timeout,
+            websocket_shape=websocket_shape,
         )
         self.webhook_ca_certs = webhook_ca_certs
         self._service = NotificationService(settings, api_keys=accepted, clock=clock)
+        self._devices = DeviceService(self._service)
         self._running: _Running | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -238,11 +259,14 @@ class Emulator:
         try:
             # Binding and listening happen in the constructor: connections made from now on
             # wait in the backlog until serve_forever() accepts them, so it is ready right away.
-            server = EmulatorServer((self.host, self._requested_port), self._service, webhooks)
+            server = EmulatorServer(
+                (self.host, self._requested_port), self._service, self._devices, webhooks
+            )
         except BaseException:
             webhooks.stop()
             raise
         self._service.start()
+        self._devices.start()
         thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -262,6 +286,7 @@ class Emulator:
         if running is None:
             return
         self._service.stop()
+        self._devices.stop()
         server = running.server
         server.stopping.set()
         server.shutdown()
@@ -308,11 +333,13 @@ class Emulator:
         max_age: int = 0,
         api_key: str | None = None,
     ) -> int:
-        """Queue a resource value change (one ``notifications`` item).
+        """Queue a resource value change (one ``notifications`` item) directly.
 
-        The value is encoded as the service would: for ``text/plain`` (and other text types)
-        the UTF-8 text of the value, for JSON types its JSON text, base64'd; ``payload_b64``
-        gives the payload directly instead.
+        This injects what the service would deliver, whatever the subscriptions: it does not
+        touch the simulated devices (use :meth:`set_resource` for a device-side change, which
+        reaches only the keys subscribed to it). The value is encoded as the service would: for
+        ``text/plain`` (and other text types) the UTF-8 text of the value, for JSON types its
+        JSON text, base64'd; ``payload_b64`` gives the payload directly instead.
 
         Returns:
             The number of channels it was queued for.
@@ -327,16 +354,36 @@ class Emulator:
         ept: str | None = None,
         original_ep: str | None = None,
         q: bool = False,
-        resources: Sequence[Mapping[str, Any]] | None = None,
+        resources: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
         api_key: str | None = None,
     ) -> int:
-        """Queue a ``registrations`` item for a simulated device.
+        """A simulated device registers (a full registration): it exists, is online and owns
+        ``resources``, and a ``registrations`` item is queued.
 
-        ``resources`` are ResourcesData dicts (``path``, ``ct``, ``obs``, ``rt``, ``if``; ``_if``
-        is accepted for ``if``). Returns the number of channels it was queued for.
+        ``resources`` is a list of ResourcesData dicts (``path``, ``ct``, ``obs``, ``rt``,
+        ``if``; ``_if`` is accepted for ``if``), each optionally with the device's ``value``
+        (or ``payload_b64``) and ``max_age`` (default 60); or a mapping ``path -> value`` or
+        ``path -> dict`` (that dict without ``path``). In the list form a resource is
+        observable only when it says ``"obs": True``; in the mapping form unless it says
+        ``"obs": False``. ``ct`` defaults to ``text/plain``.
+
+        A registration applies every key's pre-subscription rules to the device and removes
+        the manual subscriptions it had; requests waiting for it are delivered. Registering an
+        already known device again is a full re-registration (a resource given without a value
+        keeps the one it had).
+
+        Args:
+            api_key: Queue the event for this key's channel only (``None``: every channel).
+
+        Returns:
+            The number of channels the event was queued for.
+
+        Raises:
+            ValueError: For malformed ``resources``.
         """
-        item = endpoint_data(ep, ept, original_ep, q, resources)
-        return self._service.queue_message({"registrations": [item]}, api_key)
+        return self._devices.register(
+            ep, ept=ept, original_ep=original_ep, q=q, resources=resources, api_key=api_key
+        )
 
     def update_registration(
         self,
@@ -345,20 +392,135 @@ class Emulator:
         ept: str | None = None,
         original_ep: str | None = None,
         q: bool = False,
-        resources: Sequence[Mapping[str, Any]] | None = None,
+        resources: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
         api_key: str | None = None,
     ) -> int:
-        """Queue a ``reg-updates`` item; arguments as :meth:`register_device`."""
-        item = endpoint_data(ep, ept, original_ep, q, resources)
-        return self._service.queue_message({"reg-updates": [item]}, api_key)
+        """A device updates its registration: a ``reg-updates`` item; arguments as
+        :meth:`register_device`.
+
+        The device is online; ``resources`` replace its resources when given (``None`` keeps
+        them), as ``ept`` and ``original_ep`` do. Pre-subscription rules are applied again;
+        manual subscriptions stay. Changes made while it was offline are reported.
+        """
+        return self._devices.register(
+            ep,
+            ept=ept,
+            original_ep=original_ep,
+            q=q,
+            resources=resources,
+            api_key=api_key,
+            full=False,
+        )
 
     def deregister_device(self, ep: str, *, api_key: str | None = None) -> int:
-        """Queue a ``de-registrations`` item (the device id). Returns channels queued for."""
-        return self._service.queue_message({"de-registrations": [ep]}, api_key)
+        """A device de-registers: a ``de-registrations`` item (the device id).
+
+        The device leaves the registry (requests to it answer 404 ``DEVICE_NOT_FOUND``) with its
+        subscriptions; requests waiting for it are answered ``429 DEVICE_REMOVED_REGISTRATION``.
+        Returns the number of channels the event was queued for.
+        """
+        return self._devices.deregister(ep, api_key=api_key)
 
     def expire_registration(self, ep: str, *, api_key: str | None = None) -> int:
-        """Queue a ``registrations-expired`` item (the device id). Returns channels queued for."""
-        return self._service.queue_message({"registrations-expired": [ep]}, api_key)
+        """A device's registration expires: a ``registrations-expired`` item (the device id).
+
+        As :meth:`deregister_device`, but waiting requests are answered ``503 NOT_CONNECTED``.
+        Returns the number of channels the event was queued for.
+        """
+        return self._devices.deregister(ep, api_key=api_key, expired=True)
+
+    def set_resource(
+        self,
+        ep: str,
+        path: str,
+        value: Any = None,
+        *,
+        ct: str | None = None,
+        payload_b64: str | None = None,
+    ) -> int:
+        """A device-side change: resource ``path`` of device ``ep`` takes ``value``.
+
+        ``value`` is encoded by the resource's content type (``ct`` replaces it) as
+        :meth:`notify` encodes; ``bytes`` are taken as they are, ``payload_b64`` gives the
+        payload directly. A new path becomes a new observable resource. The change is
+        notified only to keys subscribed to the resource (or to an object above it), and only
+        if it is observable; an offline device reports it when it comes back.
+
+        Returns:
+            The number of channels a notification was queued for (0: nobody subscribed).
+
+        Raises:
+            ValueError: For an unknown device or a malformed path.
+        """
+        return self._devices.set_resource(ep, path, value, ct=ct, payload_b64=payload_b64)
+
+    def set_online(self, ep: str, online: bool = True) -> None:
+        """Take device ``ep`` offline (``False``) or bring it back (``True``).
+
+        Offline, requests to it wait in its queue (20 per API key) until it comes back or
+        their ``expiry-seconds`` pass (then ``429 REQUEST_EXPIRED``); a request on its way
+        fails with ``503 NOT_CONNECTED`` unless ``retry`` allows another attempt. Back online,
+        it reports the changes of subscribed resources made meanwhile, then answers the
+        waiting requests one at a time. No registration event is sent either way.
+
+        Raises:
+            ValueError: For an unknown device.
+        """
+        self._devices.set_online(ep, online)
+
+    def set_latency(self, ep: str, seconds: float | None) -> None:
+        """How long device ``ep`` takes to answer a request (``None``: ``device_latency``).
+
+        A latency of ``device_timeout`` or more makes every attempt fail with ``TIMEOUT``
+        (``504`` once ``retry`` is used up).
+
+        Raises:
+            ValueError: For an unknown device or a negative latency.
+        """
+        self._devices.set_latency(ep, seconds)
+
+    def on_execute(
+        self,
+        ep: str,
+        path: str,
+        answer: Any = None,
+        *,
+        status: int = 200,
+        ct: str = "text/plain",
+    ) -> None:
+        """What device ``ep`` answers to a POST (execute) on ``path``.
+
+        ``answer`` is the value to answer (encoded by ``ct``; ``None``: no payload) or a
+        function called with the POST's payload (``bytes``) returning that value; ``status``
+        is the status the device answers. A function that raises makes the device answer
+        500. Without an answer for the path, a POST on a resource answers 200 without a
+        payload, elsewhere 404. Every POST is recorded (:meth:`executions`).
+
+        Raises:
+            ValueError: For a malformed path or status.
+        """
+        self._devices.on_execute(ep, path, answer, status=status, ct=ct)
+
+    def executions(self, ep: str | None = None) -> list[dict[str, Any]]:
+        """POSTs the devices executed, oldest first (of device ``ep`` only, if given): each
+        ``{"ep", "path", "payload_b64", "ct", "time"}``.
+        """
+        return self._devices.executions(ep)
+
+    def device(self, ep: str) -> dict[str, Any]:
+        """What the emulator knows of device ``ep``: ``{"ep", "ept", "original_ep", "q",
+        "registered", "online", "latency", "queued", "resources"}``, each resource as
+        ``{"path", "ct", "obs", "rt", "payload_b64", "value"}`` (``value`` decoded for text and
+        JSON types).
+
+        Raises:
+            KeyError: For an unknown device.
+        """
+        return self._devices.device(ep)
+
+    def devices(self) -> list[dict[str, Any]]:
+        """Every device the emulator knows (as :meth:`device` shows it), by id."""
+        return self._devices.devices()
 
     def async_response(
         self,
@@ -416,9 +578,11 @@ class Emulator:
         return dict(self._service.add_fault(parse_fault(spec, ENDPOINTS)))
 
     def reset(self) -> None:
-        """Forget everything: channels and queues (open websockets close with 1001), faults,
-        recorded requests and webhook attempts.
+        """Forget everything: channels and queues (open websockets close with 1001), devices,
+        pre-subscriptions and subscriptions, waiting requests, faults, recorded requests,
+        executions and webhook attempts.
         """
+        self._devices.reset()
         self._service.reset()
 
     def requests(self) -> list[dict[str, Any]]:

@@ -2,14 +2,17 @@
 admin API, all on one :class:`http.server.ThreadingHTTPServer` port.
 
 Each route parses its request, calls the :class:`~mds.emulator._service.NotificationService`
-and serialises what it returns. :data:`ROUTES` is the one route table; :data:`ENDPOINTS`, the
-endpoints a fault may name, is derived from it.
+(channels) or the :class:`~mds.emulator._device_service.DeviceService` (subscriptions, device
+requests, endpoints) and serialises what it returns. :data:`ROUTES` is the one route table, by
+the spec's path templates (``/v2/subscriptions/{device-id}/{resourcePath}``); :data:`ENDPOINTS`,
+the endpoints a fault may name, is derived from it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import socketserver
 import threading
@@ -18,7 +21,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from websockets.datastructures import Headers
 from websockets.http11 import Request
@@ -28,7 +31,9 @@ from websockets.typing import Subprotocol
 
 from mds._version import __version__
 from mds.emulator._admin import PREFIX, AdminApi, AdminError
+from mds.emulator._device_service import DeviceService, Reply
 from mds.emulator._faults import EndpointFault
+from mds.emulator._serialization import Serialization, SerializationError, parse_serialization
 from mds.emulator._service import Batch, NotificationService, Refusal
 from mds.emulator._webhook import WebhookDispatcher
 from mds.emulator._websocket import CLOSE_TIMEOUT, serve_session
@@ -45,6 +50,7 @@ ERROR_TYPES: Final = {
     405: "method_not_allowed",
     409: "conflict",
     410: "gone",
+    412: "precondition_failed",
     413: "payload_too_large",
     415: "unsupported_media_type",
     426: "upgrade_required",
@@ -108,7 +114,8 @@ class EmulatorServer(ThreadingHTTPServer):
 
     Args:
         address: (host, port) to bind; port 0 picks a free one.
-        service: The service whose endpoints it serves.
+        service: The service whose channel endpoints it serves.
+        devices: The service's device-data rules (subscriptions, requests, endpoints).
         webhooks: Registers webhooks (it sends the validation request) for ``PUT callback``.
     """
 
@@ -119,11 +126,13 @@ class EmulatorServer(ThreadingHTTPServer):
         self,
         address: tuple[str, int],
         service: NotificationService,
+        devices: DeviceService,
         webhooks: WebhookDispatcher,
     ) -> None:
         self.service = service
+        self.devices = devices
         self.webhooks = webhooks
-        self.admin = AdminApi(service, ENDPOINTS)
+        self.admin = AdminApi(service, devices, ENDPOINTS)
         #: Set when stopping: injected delays end, answers say ``Connection: close``.
         self.stopping = threading.Event()
         self._connections: dict[socket.socket, threading.Thread] = {}
@@ -195,12 +204,22 @@ class EmulatorServer(ThreadingHTTPServer):
 Route = Callable[["Handler", bytes], None]
 
 
+def _json_value(body: bytes) -> Any:
+    """``body`` parsed as JSON; :class:`ValueError` when it is not (nested too deeply included)."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 class Handler(BaseHTTPRequestHandler):
     """One HTTP connection to the emulator (keep-alive; may become a websocket)."""
 
     protocol_version = "HTTP/1.1"
     server_version = f"mds-emulator/{__version__}"
     server: EmulatorServer
+    #: The path parameters of the matched route (``device-id``, ``resourcePath``).
+    params: dict[str, str]
 
     def version_string(self) -> str:
         return self.server_version
@@ -231,6 +250,10 @@ class Handler(BaseHTTPRequestHandler):
     @property
     def service(self) -> NotificationService:
         return self.server.service
+
+    @property
+    def devices(self) -> DeviceService:
+        return self.server.devices
 
     def _send(
         self,
@@ -268,6 +291,19 @@ class Handler(BaseHTTPRequestHandler):
 
     def _refuse(self, refusal: Refusal) -> None:
         self._error(refusal.status, refusal.message, refusal.fields)
+
+    def _reply(self, answer: Reply | Refusal) -> None:
+        if isinstance(answer, Refusal):
+            self._refuse(answer)
+        elif answer.raw is not None:
+            self._send(answer.status, answer.raw, answer.content_type)
+        elif answer.data is not None:
+            self._json(answer.status, answer.data)
+        else:
+            self._send(answer.status)
+
+    def _query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.path).query, keep_blank_values=True)
 
     def _read_body(self) -> bytes | None:
         """The request body, or ``None`` after answering a malformed one."""
@@ -351,10 +387,16 @@ class Handler(BaseHTTPRequestHandler):
                 "time": time.time(),
             }
         )
+        template = path
         routes = ROUTES.get(path)
+        self.params = {}
         if routes is None:
-            self._error(404, f"No such endpoint: {path}")
-            return
+            matched = _match_template(path)
+            if matched is None:
+                self._error(404, f"No such endpoint: {path}")
+                return
+            template, self.params = matched
+            routes = ROUTES[template]
         route = routes.get(method)
         if route is None:
             self._error(
@@ -362,7 +404,9 @@ class Handler(BaseHTTPRequestHandler):
             )
             return
         try:
-            if path != WEBSOCKET_CONNECT and self._apply_fault(f"{method} {path}", self._bearer()):
+            if path != WEBSOCKET_CONNECT and self._apply_fault(
+                f"{method} {template}", self._bearer()
+            ):
                 return
             route(self, body)
         except _Answered:
@@ -412,7 +456,7 @@ class Handler(BaseHTTPRequestHandler):
             self._error(415, "Unsupported Media Type: send the webhook as application/json.")
             return
         try:
-            data = json.loads(body)
+            data = _json_value(body)
         except ValueError:
             self._error(400, "The body is not valid JSON.")
             return
@@ -433,11 +477,22 @@ class Handler(BaseHTTPRequestHandler):
                 [{"name": "headers", "message": "headers must map strings to strings."}],
             )
             return
-        refusal = self.server.webhooks.register(key, data["url"], headers)
+        serialization = self._serialization(data)
+        refusal = self.server.webhooks.register(key, data["url"], headers, serialization)
         if refusal is not None:
             self._refuse(refusal)
         else:
             self._send(204)
+
+    def _serialization(self, data: dict[str, Any]) -> Serialization | None:
+        """The body's ``serialization``, ``None`` without one; answers 400 if it is malformed."""
+        if data.get("serialization") is None:
+            return None
+        try:
+            return parse_serialization(data["serialization"])
+        except SerializationError as exc:
+            self._error(400, "Validation error.", [{"name": exc.field, "message": exc.message}])
+            raise _Answered from None
 
     def _get_callback(self, body: bytes) -> None:
         webhook = self.service.webhook(self._authenticate())
@@ -477,7 +532,20 @@ class Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ websocket channel
 
     def _put_websocket(self, body: bytes) -> None:
-        answer = self.service.register_websocket(self._authenticate())
+        key = self._authenticate()
+        serialization = None
+        if body.strip():
+            # The 2020 body, RegisterWebsocketChannel: {"serialization": {...}}.
+            try:
+                data = _json_value(body)
+            except ValueError:
+                self._error(400, "The body is not valid JSON.")
+                return
+            if not isinstance(data, dict):
+                self._error(400, "The body must be a RegisterWebsocketChannel object.")
+                return
+            serialization = self._serialization(data)
+        answer = self.service.register_websocket(key, serialization)
         if isinstance(answer, Refusal):
             self._refuse(answer)
         else:
@@ -572,6 +640,143 @@ class Handler(BaseHTTPRequestHandler):
             service.end_handshake(token)
         serve_session(service, self.connection, protocol, session)
 
+    # ------------------------------------------------------------------ subscriptions
+
+    def _put_presubscriptions(self, body: bytes) -> None:
+        refusal = self.devices.set_presubscriptions(self._authenticate(), body)
+        if refusal is not None:
+            self._refuse(refusal)
+        else:
+            self._send(204)
+
+    def _get_presubscriptions(self, body: bytes) -> None:
+        self._json(200, self.devices.presubscriptions(self._authenticate()))
+
+    def _delete_presubscriptions(self, body: bytes) -> None:
+        self.devices.delete_presubscriptions(self._authenticate())
+        self._send(204)
+
+    def _get_endpoint_subscriptions(self, body: bytes) -> None:
+        key = self._authenticate(forbid=False)
+        self._reply(self.devices.endpoint_subscriptions(key, self.params["device-id"]))
+
+    def _delete_endpoint_subscriptions(self, body: bytes) -> None:
+        key = self._authenticate(forbid=False)
+        self.devices.delete_endpoint_subscriptions(key, self.params["device-id"])
+        self._send(204)
+
+    def _put_subscription(self, body: bytes) -> None:
+        key = self._authenticate(forbid=False)
+        params = self.params
+        self._reply(self.devices.subscribe(key, params["device-id"], params["resourcePath"]))
+
+    def _get_subscription(self, body: bytes) -> None:
+        key = self._authenticate(forbid=False)
+        params = self.params
+        if self.devices.is_subscribed(key, params["device-id"], params["resourcePath"]):
+            self._send(200)
+        else:
+            self._error(404, "Resource is not subscribed.")
+
+    def _delete_subscription(self, body: bytes) -> None:
+        key = self._authenticate(forbid=False)
+        params = self.params
+        self.devices.unsubscribe(key, params["device-id"], params["resourcePath"])
+        self._send(204)
+
+    # ------------------------------------------------------------------ requests and endpoints
+
+    def _post_device_request(self, body: bytes) -> None:
+        key = self._authenticate(forbid=False)
+        query = self._query()
+
+        def one(name: str) -> str | None:
+            values = query.get(name)
+            if not values:
+                return None
+            # A parameter given twice is malformed: the empty value (never valid) stands for it.
+            return values[0] if len(values) == 1 else ""
+
+        refusal = self.devices.device_request(
+            key,
+            self.params["device-id"],
+            async_id=one("async-id"),
+            body=body,
+            retry=one("retry"),
+            expiry_seconds=one("expiry-seconds"),
+        )
+        if refusal is not None:
+            self._refuse(refusal)
+        else:
+            self._send(202)
+
+    def _get_endpoint(self, body: bytes) -> None:
+        self._authenticate(forbid=False)
+        resources = self.devices.endpoint_resources(self.params["device-id"])
+        if resources is None:
+            self._error(404, "Endpoint not found.")
+        else:
+            self._json(200, resources)
+
+    def _resource(self, body: bytes) -> None:
+        key = self._authenticate(forbid=False)
+        params = self.params
+        content_type = self.headers.get("Content-Type")
+        self._reply(
+            self.devices.resource_request(
+                key,
+                params["device-id"],
+                params["resourcePath"],
+                self.command,
+                body=body,
+                content_type=content_type.strip() if content_type else None,
+                query=self._query(),
+            )
+        )
+
+
+_PARAMETER = re.compile(r"\{([^}]+)\}")
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """A route template as a regex: ``{resourcePath}`` spans one or more segments (never an
+    empty one, so ``//`` matches nothing), any other parameter one segment.
+    """
+    parts = []
+    position = 0
+    for number, parameter in enumerate(_PARAMETER.finditer(template), start=1):
+        parts.append(re.escape(template[position : parameter.start()]))
+        group = f"p{number}"
+        if parameter.group(1) == "resourcePath":
+            parts.append(f"(?P<{group}>[^/]+(?:/[^/]+)*)")
+        else:
+            parts.append(f"(?P<{group}>[^/]+)")
+        position = parameter.end()
+    parts.append(re.escape(template[position:]))
+    return re.compile("".join(parts))
+
+
+def _match_template(path: str) -> tuple[str, dict[str, str]] | None:
+    """The template of :data:`ROUTES` that ``path`` matches and its decoded parameters.
+
+    Parameters are percent-decoded segment by segment; a segment that decodes to a ``/``
+    (an encoded slash) or to ``.``/``..`` matches nothing. A ``resourcePath`` comes back with
+    a leading slash (``/3303/0/5700``).
+    """
+    for template, pattern, names in _TEMPLATES:
+        found = pattern.fullmatch(path)
+        if found is None:
+            continue
+        params: dict[str, str] = {}
+        for index, name in enumerate(names, start=1):
+            segments = [unquote(segment) for segment in found.group(f"p{index}").split("/")]
+            if any("/" in segment or segment in (".", "..") for segment in segments):
+                return None
+            joined = "/".join(segments)
+            params[name] = "/" + joined if name == "resourcePath" else joined
+        return template, params
+    return None
+
 
 ROUTES: Final[dict[str, dict[str, Route]]] = {
     "/v2/notification/callback": {
@@ -587,7 +792,39 @@ ROUTES: Final[dict[str, dict[str, Route]]] = {
     },
     WEBSOCKET_CONNECT: {"GET": Handler._connect_websocket},
     "/v2/notification/channel": {"GET": Handler._get_channel},
+    "/v2/subscriptions": {
+        "PUT": Handler._put_presubscriptions,
+        "GET": Handler._get_presubscriptions,
+        "DELETE": Handler._delete_presubscriptions,
+    },
+    "/v2/subscriptions/{device-id}": {
+        "GET": Handler._get_endpoint_subscriptions,
+        "DELETE": Handler._delete_endpoint_subscriptions,
+    },
+    "/v2/subscriptions/{device-id}/{resourcePath}": {
+        "PUT": Handler._put_subscription,
+        "GET": Handler._get_subscription,
+        "DELETE": Handler._delete_subscription,
+    },
+    "/v2/device-requests/{device-id}": {"POST": Handler._post_device_request},
+    "/v2/endpoints/{device-id}": {"GET": Handler._get_endpoint},
+    "/v2/endpoints/{device-id}/{resourcePath}": {
+        "GET": Handler._resource,
+        "PUT": Handler._resource,
+        "POST": Handler._resource,
+        "DELETE": Handler._resource,
+    },
 }
+
+#: The templated routes, most specific first: (template, regex, parameter names).
+_TEMPLATES: Final = sorted(
+    (
+        (template, _template_pattern(template), _PARAMETER.findall(template))
+        for template in ROUTES
+        if "{" in template
+    ),
+    key=lambda entry: -len(entry[0]),
+)
 
 #: Every endpoint of the route table as ``"METHOD /path"``: what a fault may name.
 ENDPOINTS: Final = frozenset(

@@ -81,12 +81,15 @@ def push_front(queue: deque[Item], items: list[Item]) -> None:
     queue.extendleft(reversed(items))
 
 
-def encode_payload(value: float | str | None, ct: str) -> str:
+def encode_payload(value: Any, ct: str) -> str:
     """Base64 of ``value`` encoded as the service would for content type ``ct``.
 
-    JSON media types (``application/json``, ``...+json``) carry the value's JSON text; any
-    other type its UTF-8 text (``true``/``false`` for booleans, nothing for ``None``).
+    ``bytes`` are sent as they are, whatever the type. JSON media types
+    (``application/json``, ``...+json``) carry the value's JSON text; any other type its UTF-8
+    text (``true``/``false`` for booleans, nothing for ``None``).
     """
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
     media = ct.split(";", 1)[0].strip().lower()
     if media == "application/json" or media.endswith("+json"):
         raw = json.dumps(value, separators=(",", ":")).encode()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime
 import logging
 import threading
 import time
@@ -36,10 +37,12 @@ from mds.emulator._channels import (
 from mds.emulator._clock import Clock, ManualClock
 from mds.emulator._faults import EndpointFault, Fault, SocketFault
 from mds.emulator._messages import Item, build_message, pop_front, push_front, split_message
+from mds.emulator._serialization import Serialization, decorate
 
 __all__ = [
     "OTHER_CHANNEL",
     "RECORD_LIMIT",
+    "WEBSOCKET_SHAPES",
     "Batch",
     "Delivery",
     "NotificationService",
@@ -56,14 +59,24 @@ RECORD_LIMIT: Final = 10_000
 WEBHOOK_MAX_CHARS: Final = 400
 OTHER_CHANNEL: Final = "other type of channel already exists"
 CHANNEL_DELETED: Final = "CHANNEL_DELETED"
+#: The answer shapes of the websocket channel endpoints: the 2019 and the 2020 service.
+WEBSOCKET_SHAPES: Final = ("2019", "2020")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every duration of the service (seconds) and the batch size, validated on creation.
+    """Every duration of the service (seconds), the batch size, how long simulated devices take
+    to answer, and which answer shapes the websocket endpoints use; validated on creation.
+
+    ``device_latency`` is how long a simulated device takes to answer a request,
+    ``device_timeout`` how long the service waits for an answer before the attempt fails
+    with ``TIMEOUT`` (a device whose latency reaches it never answers in time).
+    ``websocket_shape`` is ``"2019"`` (``channelId``, ``queueSize``, true status) or
+    ``"2020"`` (``queue_size: -1``, ``status: unknown``, as the 2020 service answers).
 
     Raises:
-        ValueError: For a negative duration or a ``batch_limit`` below 1.
+        ValueError: For a negative duration, a ``device_timeout`` of 0, a ``batch_limit``
+            below 1, or an unknown ``websocket_shape``.
     """
 
     long_poll_hold: float = 30.0
@@ -75,19 +88,26 @@ class Settings:
     websocket_expiry: float = 86400.0
     purge_window: float = 120.0
     batch_limit: int = 10_000
+    device_latency: float = 0.0
+    device_timeout: float = 120.0
+    websocket_shape: str = "2019"
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
-            if field.name == "batch_limit":
+            if field.name in ("batch_limit", "websocket_shape"):
                 continue
             value = float(getattr(self, field.name))
             if value < 0:
                 raise ValueError(f"{field.name} must not be negative")
             object.__setattr__(self, field.name, value)
+        if self.device_timeout <= 0:
+            raise ValueError("device_timeout must be positive")
         batch_limit = int(self.batch_limit)
         if batch_limit < 1:
             raise ValueError("batch_limit must be at least 1")
         object.__setattr__(self, "batch_limit", batch_limit)
+        if self.websocket_shape not in WEBSOCKET_SHAPES:
+            raise ValueError(f"websocket_shape must be one of {', '.join(WEBSOCKET_SHAPES)}")
 
 
 @dataclass(frozen=True)
@@ -177,6 +197,10 @@ class NotificationService:
             maxlen=RECORD_LIMIT
         )
         self._stopping = False
+        #: The endpoint name each simulated device registered with (for ``original-ep``).
+        self._original_eps: dict[str, str] = {}
+        # Wall-clock seconds at clock time 0: timestamps follow the clock (a manual one too).
+        self._epoch = time.time() - clock()
         # A manual clock says when it moves; any other clock is waited for in real time.
         self._manual_clock = isinstance(clock, ManualClock)
         if isinstance(clock, ManualClock):
@@ -219,6 +243,7 @@ class NotificationService:
                 state.pull_deleted_at = None
                 state.cond.notify_all()
             self._states.clear()
+            self._original_eps.clear()
             self._faults.clear()
             self._drop_every.clear()
             self._requests.clear()
@@ -292,11 +317,31 @@ class NotificationService:
                 candidates = list(self._states.values())
             for state in candidates:
                 self._expire(state, now)
-                if state.channel is not None:
-                    state.channel.queue.extend(items)
+                channel = state.channel
+                if channel is not None:
+                    serialization = channel.serialization
+                    if serialization is None or not serialization.decorates:
+                        channel.queue.extend(items)
+                    else:
+                        channel.queue.extend(
+                            decorate(items, serialization, self._timestamp, self._original_eps)
+                        )
                     state.cond.notify_all()
                     queued += 1
         return queued
+
+    def note_device(self, ep: str, original_ep: str | None) -> None:
+        """Remember the endpoint name device ``ep`` registered with (``None``: its id)."""
+        with self._lock:
+            if original_ep is None:
+                self._original_eps.pop(ep, None)
+            else:
+                self._original_eps[ep] = original_ep
+
+    def _timestamp(self) -> str:
+        """The clock's time as the wall-clock time stamped on items (ISO 8601, UTC, ms)."""
+        moment = datetime.datetime.fromtimestamp(self._epoch + self._clock(), datetime.timezone.utc)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     # ------------------------------------------------------------------ channel metadata
 
@@ -353,9 +398,15 @@ class NotificationService:
         )
 
     def register_callback(
-        self, api_key: str, url: str, headers: Mapping[str, str]
+        self,
+        api_key: str,
+        url: str,
+        headers: Mapping[str, str],
+        serialization: Serialization | None = None,
     ) -> CallbackChannel | Refusal | None:
         """Make ``url`` the key's webhook, once it passed validation.
+
+        ``serialization`` (the 2020 option) replaces the channel's; ``None`` removes it.
 
         Returns:
             The new :class:`CallbackChannel` when one was created (it needs a delivery worker
@@ -371,6 +422,7 @@ class NotificationService:
             if isinstance(channel, CallbackChannel):
                 channel.url = url
                 channel.headers = dict(headers)
+                channel.serialization = serialization
                 channel.generation += 1
                 channel.failing_since = None
                 state.cond.notify_all()
@@ -378,16 +430,22 @@ class NotificationService:
             if channel is not None:
                 return Refusal(400, OTHER_CHANNEL)
             channel = CallbackChannel(now, api_key, url, dict(headers))
+            channel.serialization = serialization
             state.channel = channel
             return channel
 
     def webhook(self, api_key: str) -> dict[str, Any] | None:
-        """``{"url", "headers"}`` of the key's webhook, ``None`` without one."""
+        """``{"url", "headers"}`` of the key's webhook (and ``serialization`` when it was
+        registered with one), ``None`` without one.
+        """
         with self._lock:
             channel = self._channel(api_key)
             if not isinstance(channel, CallbackChannel):
                 return None
-            return {"url": channel.url, "headers": dict(channel.headers)}
+            webhook: dict[str, Any] = {"url": channel.url, "headers": dict(channel.headers)}
+            if channel.serialization is not None:
+                webhook["serialization"] = channel.serialization.wire()
+            return webhook
 
     def delete_callback(self, api_key: str) -> bool:
         """Delete the key's webhook and its queue; ``False`` when it had none."""
@@ -424,7 +482,7 @@ class NotificationService:
                     break
                 self._wait(state, channel.retry_at if channel.queue else None)
             if channel.pending is None:
-                channel.pending = build_message(channel.queue, self.settings.batch_limit)
+                channel.pending = build_message(channel.queue, self._chunk(channel))
                 channel.attempt = 0
             channel.attempt += 1
             message, items = channel.pending
@@ -574,26 +632,45 @@ class NotificationService:
 
     # ------------------------------------------------------------------ websocket channel
 
-    def register_websocket(self, api_key: str) -> tuple[bool, dict[str, Any]] | Refusal:
-        """A websocket PUT: ``(created, channel wire shape)``, or the 400 for another type."""
+    def register_websocket(
+        self, api_key: str, serialization: Serialization | None = None
+    ) -> tuple[bool, dict[str, Any]] | Refusal:
+        """A websocket PUT: ``(created, answer body)``, or the 400 for another type.
+
+        A new channel answers its WebsocketChannel shape; an existing one is updated with
+        ``serialization`` when one is given and answers its WebsocketChannel shape (2019) or
+        RegisterWebsocketChannel ``{"serialization"}`` (2020), as ``settings.websocket_shape``
+        says.
+        """
         with self._lock:
             now = self._clock()
             state = self._state(api_key)
             self._expire(state, now)
             channel = state.channel
+            shape = self.settings.websocket_shape
             if isinstance(channel, WebsocketChannel):
-                return False, channel.wire()
+                if serialization is not None:
+                    channel.serialization = serialization
+                if shape == "2020":
+                    answer: dict[str, Any] = {}
+                    if channel.serialization is not None:
+                        answer["serialization"] = channel.serialization.wire()
+                    return False, answer
+                return False, channel.wire(shape)
             if channel is not None:
                 return Refusal(400, OTHER_CHANNEL)
             channel = WebsocketChannel(now)
+            channel.serialization = serialization
             state.channel = channel
-            return True, channel.wire()
+            return True, channel.wire(shape)
 
     def websocket_channel(self, api_key: str) -> dict[str, Any] | None:
         """The key's websocket channel (wire shape), ``None`` without one."""
         with self._lock:
             channel = self._channel(api_key)
-            return channel.wire() if isinstance(channel, WebsocketChannel) else None
+            if not isinstance(channel, WebsocketChannel):
+                return None
+            return channel.wire(self.settings.websocket_shape)
 
     def delete_websocket(self, api_key: str) -> bool:
         """Delete the key's websocket channel and queue (its socket closes with 1000)."""
@@ -664,7 +741,7 @@ class NotificationService:
                 state.cond.wait()
             if session.ending:
                 return None
-            message, count = build_message(channel.queue, self.settings.batch_limit)
+            message, count = build_message(channel.queue, self._chunk(channel))
             return Batch(message, pop_front(channel.queue, count), state, channel)
 
     def frame_sent(self, session: SocketSession) -> None:
@@ -748,6 +825,13 @@ class NotificationService:
         if state is None:
             state = self._states[api_key] = KeyState(self._lock)
         return state
+
+    def _chunk(self, channel: Channel) -> int:
+        """Most items in one message for ``channel``: the batch limit, or its max_chunk_size."""
+        serialization = channel.serialization
+        if serialization is None:
+            return self.settings.batch_limit
+        return min(self.settings.batch_limit, serialization.max_chunk_size)
 
     def _channel(self, api_key: str) -> Channel | None:
         """The key's channel after the expiry rules."""

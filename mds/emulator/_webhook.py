@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import urllib3
 
 from mds.emulator._channels import CallbackChannel
+from mds.emulator._serialization import Serialization
 from mds.emulator._service import NotificationService, Refusal
 
 __all__ = ["WebhookDispatcher"]
@@ -55,8 +56,15 @@ class WebhookDispatcher:
         if pool is not None:
             pool.clear()
 
-    def register(self, api_key: str, url: str, headers: Mapping[str, str]) -> Refusal | None:
-        """Register a webhook: the service's checks, the validation PUT, then the channel.
+    def register(
+        self,
+        api_key: str,
+        url: str,
+        headers: Mapping[str, str],
+        serialization: Serialization | None = None,
+    ) -> Refusal | None:
+        """Register a webhook: the service's checks, the validation PUT, then the channel
+        (with its 2020 ``serialization``, if any).
 
         The validation request runs without the service's lock held: the target may take its
         time. Returns ``None`` on success, else the 400 to answer.
@@ -69,7 +77,7 @@ class WebhookDispatcher:
         refusal = service.validation_result(url, status, error)
         if refusal is not None:
             return refusal
-        outcome = service.register_callback(api_key, url, headers)
+        outcome = service.register_callback(api_key, url, headers, serialization)
         if isinstance(outcome, CallbackChannel):
             self._start_worker(outcome)
             return None
