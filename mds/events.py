@@ -48,7 +48,7 @@ from operator import attrgetter
 from typing import Any, ClassVar, TypeVar
 
 from mds.exceptions import AsyncResponseError, PayloadDecodeError
-from mds.payload import decode_base64, decode_payload
+from mds.payload import decode_base64, decode_payload, decode_payload_with_bytes
 
 __all__ = [
     "AsyncResponse",
@@ -122,23 +122,16 @@ class _PayloadEvent(Event):
 def _read_value(event: _PayloadEvent) -> Any:
     """``event.value``, decoding the payload first if that is still pending.
 
-    The hot path of a consumer that reads values: one frame of its own, the two payload
-    calls, four slot stores."""
+    The hot path of a consumer that reads values: one call into `mds.payload` and four slot
+    stores."""
     text = event._pending
     if text is None:
         return event._value
-    content_type = event._content_type
     error: str | None = None
     try:
-        raw = decode_base64(text)
+        raw, value = decode_payload_with_bytes(text, event._content_type)
     except PayloadDecodeError as exc:
-        raw, value, error = b"", None, _error([str(exc)], event._KEY, event._index)
-    else:
-        try:
-            value = decode_payload(raw, content_type)
-        except PayloadDecodeError as exc:
-            problem = f"payload does not decode as {content_type}: {exc}"
-            value, error = None, _error([problem], event._KEY, event._index)
+        raw, value, error = _decode_failure(event, text, exc)
     if type(value) not in _IMMUTABLE:
         return _store_once(event, raw, value, error)
     # Threads reading the event for the first time at once may each get here: they store
@@ -148,6 +141,18 @@ def _read_value(event: _PayloadEvent) -> Any:
     event._value = value
     event._pending = None  # last: a reader that sees None finds the other slots filled
     return value
+
+
+def _decode_failure(event: _PayloadEvent, text: str, exc: PayloadDecodeError,
+                    ) -> tuple[bytes, None, str]:
+    """``(bytes, None, error)`` for a payload that raised *exc*: the bytes are ``b""`` when
+    the base64 is bad, else what it decodes to (the content type did not fit them)."""
+    try:
+        raw = decode_base64(text)
+    except PayloadDecodeError:
+        return b"", None, _error([str(exc)], event._KEY, event._index)
+    problem = f"payload does not decode as {event._content_type}: {exc}"
+    return raw, None, _error([problem], event._KEY, event._index)
 
 
 def _store_once(event: _PayloadEvent, raw: bytes, value: Any, error: str | None) -> Any:

@@ -588,6 +588,15 @@ def test_text_is_kept_exactly_unless_it_is_a_number(text: str) -> None:
         assert json.loads(text) == value  # only JSON number syntax becomes a number
 
 
+@settings(max_examples=300)
+@given(st.one_of(st.text(alphabet="0123456789-+.eE _", max_size=24), st.integers().map(str)))
+def test_text_plain_reads_numbers_as_the_lwm2m_text_type_does(text: str) -> None:
+    # text/plain, the common case, has a shortcut for whole numbers; the LwM2M name does not
+    value = decode_payload(text.encode(), "text/plain")
+    assert value == decode_payload(text.encode(), "application/vnd.oma.lwm2m+text")
+    assert type(value) is type(decode_payload(text.encode(), "application/vnd.oma.lwm2m+text"))
+
+
 def test_text_numbers_too_long_for_int_stay_text() -> None:
     digits = "7" * 5000  # more than int() reads (sys.get_int_max_str_digits)
     assert decode_payload(digits.encode(), "text/plain") == digits

@@ -26,13 +26,6 @@ def decode_text(raw: bytes) -> int | float | str:
     finite), else the ``str`` exactly as sent (nothing trimmed). Raises `PayloadDecodeError`
     when *raw* is not UTF-8.
     """
-    # The common case first, on the bytes: a plain non-negative integer such as b"21".
-    # bytes.isdigit() is true for ASCII digits only, and int() then reads exactly those.
-    if raw.isdigit() and (raw[0] != 0x30 or len(raw) == 1):  # 0x30: "0", leading zeros stay text
-        try:
-            return int(raw)
-        except ValueError:  # more digits than int() accepts (sys.get_int_max_str_digits)
-            return raw.decode("ascii")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -43,10 +36,10 @@ def decode_text(raw: bytes) -> int | float | str:
     match = _NUMBER.fullmatch(text)
     if match is None:
         return text
-    if match.lastindex is None:  # neither fraction nor exponent: a negative integer, or "-0"
+    if match.lastindex is None:  # neither fraction nor exponent
         try:
             return int(text)
-        except ValueError:
+        except ValueError:  # more digits than int() reads (sys.get_int_max_str_digits)
             return text
     number = float(text)
     return number if math.isfinite(number) else text
