@@ -9,7 +9,9 @@ import logging as _logging
 import typing as _typing
 
 from mds._version import __version__
+from mds.api.device_requests_api import DeviceRequestsApi
 from mds.api.notifications_api import NotificationsApi
+from mds.api.subscriptions_api import SubscriptionsApi
 from mds.api_client import ApiClient, AsyncResult
 from mds.configuration import Configuration
 from mds.exceptions import (
@@ -41,10 +43,13 @@ from mds.exceptions import (
     WebsocketClosedError,
 )
 from mds.models import (
+    AsyncID,
     AsyncIDResponse,
+    DeviceRequest,
     EndpointData,
     NotificationData,
     NotificationMessage,
+    Presubscription,
     ResourcesData,
     Webhook,
     WebsocketChannel,
@@ -135,6 +140,7 @@ __all__ = [
     "ApiTransportError",
     "ApiTypeError",
     "ApiValueError",
+    "AsyncID",
     "AsyncIDResponse",
     "AsyncResponse",
     "AsyncResponseError",
@@ -149,6 +155,8 @@ __all__ = [
     "DeviceRegistered",
     "DeviceRegistrationExpired",
     "DeviceRegistrationUpdated",
+    "DeviceRequest",
+    "DeviceRequestsApi",
     "EndpointData",
     "Event",
     "ForbiddenException",
@@ -163,12 +171,14 @@ __all__ = [
     "NotificationsApi",
     "PayloadDecodeError",
     "PayloadTooLargeException",
+    "Presubscription",
     "ReconnectPolicy",
     "Resource",
     "ResourceChanged",
     "ResourcesData",
     "SenmlRecord",
     "ServiceException",
+    "SubscriptionsApi",
     "TlvContainer",
     "TlvPayload",
     "TlvValue",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,11 +33,26 @@ from mds.rest import RESTClientObject, build_retry
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 
-__all__ = ["UNSET", "ApiClient", "AsyncResult", "Operation", "ResponseType"]
+__all__ = [
+    "UNSET",
+    "ApiClient",
+    "AsyncResult",
+    "Operation",
+    "ResponseType",
+    "path_segment",
+    "resource_path_segments",
+]
 
 #: What an operation returns for a status: a model class, a model's name (``"Webhook"``), ``"str"``
-#: (the body as text), another name such as ``"object"`` (plain JSON), or None (no body).
-ResponseType: TypeAlias = "type[Model] | str | None"
+#: (the body as text), ``"list[Name]"`` (a JSON array of that model), ``"uri-list"`` (a
+#: ``text/uri-list`` body as a list of its lines), another name such as ``"object"`` (plain
+#: JSON), None (no body), or True/False (that value, whatever the body: an answer such as "not
+#: subscribed"). A status listed is an answer even outside 2xx; any other non-2xx raises.
+ResponseType: TypeAlias = "type[Model] | str | bool | None"
+
+#: Characters that are never part of a path parameter: they would end the path (``?``, ``#``),
+#: split it, or be read by the server as something else than the value.
+_NOT_IN_PATH = re.compile(r"[?#\s\x00-\x1f\x7f]")
 
 
 class Operation(NamedTuple):
@@ -48,8 +64,9 @@ class Operation(NamedTuple):
     name: str
     method: str
     path: str
-    #: response type per 2xx status: a model class, "str" for text, "object" for plain JSON
-    #: (or a model class name, as generated clients have it), or None for no body
+    #: response type per status (see `ResponseType`): a model class, "str" for text,
+    #: "object" for plain JSON (or a model class name, as generated clients have it), or None
+    #: for no body; a non-2xx status listed here is an answer, not an exception
     responses: Mapping[int, ResponseType] = {}
     accept: str | None = None
     #: model class of the request body, if the operation sends one
@@ -258,6 +275,7 @@ class ApiClient:
         query_params: Mapping[str, Any] | None = None,
         header_params: Mapping[str, str] | None = None,
         body: Any = None,
+        content: bytes | None = None,
         async_req: bool = False,
         _return_http_data_only: bool = False,
         _preload_content: bool = True,
@@ -265,15 +283,21 @@ class ApiClient:
     ) -> Any:
         """Validate, serialise, send, map errors, deserialise: the path of every operation.
 
+        ``body`` is sent as JSON; ``content`` (bytes) is sent as it is, for operations whose
+        body is not JSON. Path parameters are checked before anything is sent: a ``device-id``
+        or ``resourcePath`` that would change the URL's meaning raises `ApiValueError` (see
+        `path_segment` and `resource_path_segments`).
+
         Returns ``(data, status, headers)``, or just ``data`` with ``_return_http_data_only``,
         or the raw urllib3 response with ``_preload_content=False`` (not checked or read), or an
         `AsyncResult` with ``async_req=True``.
         """
         self._check_open()
         if async_req:
+            self._path(op.path, path_params)  # refuse a bad path now, not from the pool
             return self.submit(
                 self.call_operation, op, path_params=path_params, query_params=query_params,
-                header_params=header_params, body=body,
+                header_params=header_params, body=body, content=content,
                 _return_http_data_only=_return_http_data_only,
                 _preload_content=_preload_content, _request_timeout=_request_timeout,
             )
@@ -282,7 +306,7 @@ class ApiClient:
             url += "?" + "&".join(
                 f"{quote(str(k), safe='')}={quote(str(v), safe='')}" for k, v in query_params.items()
             )
-        payload = None
+        payload = content
         if body is not None:
             payload = json.dumps(
                 self.sanitize_for_serialization(body), separators=(",", ":"), ensure_ascii=False
@@ -311,7 +335,7 @@ class ApiClient:
         if not _preload_content:
             return resp
         status = resp.status
-        if not 200 <= status < 300:
+        if not 200 <= status < 300 and status not in op.responses:
             raise exception_for_status(status, resp.reason, resp.data, resp.headers)
         data = self.deserialize(resp, op.responses.get(status))
         if _return_http_data_only:
@@ -362,7 +386,13 @@ class ApiClient:
             return template
         safe = self.configuration.safe_chars_for_path_param
         for name, value in path_params.items():
-            template = template.replace("{" + name + "}", quote(str(value), safe=safe))
+            if name == "resourcePath":
+                text = "/".join(quote(s, safe=safe) for s in resource_path_segments(value))
+            elif name == "device-id":
+                text = quote(path_segment(value, "device_id"), safe=safe)
+            else:
+                text = quote(str(value), safe=safe)
+            template = template.replace("{" + name + "}", text)
         return template
 
     def _timeout(self, value: TimeoutArg, long_poll: bool) -> urllib3.Timeout:
@@ -442,11 +472,15 @@ class ApiClient:
 
         Raises `mds.ApiResponseError` when the body is not valid JSON of the right shape.
         """
-        if response_type is None:
-            return None
+        if response_type is None or isinstance(response_type, bool):
+            return response_type
         raw = response.data
         if response_type == "str":
             return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        if response_type == "uri-list":
+            return _uri_list(raw)
+        if isinstance(response_type, str) and response_type.startswith("list["):
+            return self._deserialize_list(response, response_type[5:-1])
         model = _model_class(response_type)
         if not raw or raw.isspace():
             return model() if model is not None else None
@@ -456,6 +490,78 @@ class ApiClient:
             return model.from_wire(parse_object(raw, model.__name__))
         except ModelError as exc:
             raise _response_error(response, str(exc)) from exc
+
+    @staticmethod
+    def _deserialize_list(response: Any, item_type: str) -> list[Any]:
+        raw = response.data
+        if not raw or raw.isspace():
+            return []
+        model = _model_class(item_type)
+        try:
+            doc = _parse_json(raw)
+            if type(doc) is not list:
+                raise ModelError(f"expected a JSON array, got {type(doc).__name__}")
+            if model is None:
+                return doc
+            return [model.from_wire(item) for item in doc]
+        except ModelError as exc:
+            raise _response_error(response, str(exc)) from exc
+
+
+def path_segment(value: Any, name: str) -> str:
+    """*value* (a device id) checked to be one path segment that means what it says.
+
+    Raises `ApiValueError` when it is missing or empty, is ``.`` or ``..``, or contains ``/``,
+    ``?``, ``#``, whitespace or a control character (CR, LF...): sent, any of those would change
+    which URL is asked for. `ApiTypeError` when it is not a string.
+    """
+    if value is None or value == "":
+        raise ApiValueError(f"Missing the required parameter `{name}`")
+    if not isinstance(value, str):
+        raise ApiTypeError(f"{name} must be a string, got {type(value).__name__}")
+    if "/" in value or value in (".", "..") or _NOT_IN_PATH.search(value):
+        raise ApiValueError(
+            f"{name} {value!r} cannot be sent: it contains '/', '?', '#', whitespace or a "
+            "control character, or is '.' or '..'"
+        )
+    return value
+
+
+def resource_path_segments(value: Any) -> list[str]:
+    """The segments of a resource path (``"/3303/0/5700"`` or ``"3303/0/5700"``), checked.
+
+    The leading slash is optional. Raises `ApiValueError` when the path is missing or empty,
+    has an empty segment (``//`` or a trailing ``/``), a ``.`` or ``..`` segment, or contains
+    ``?``, ``#``, whitespace or a control character; `ApiTypeError` when it is not a string.
+    Each segment is percent-encoded on its own, so the slashes between them stay slashes.
+    """
+    if value is None or value in ("", "/"):
+        raise ApiValueError("Missing the required parameter `resource_path`")
+    if not isinstance(value, str):
+        raise ApiTypeError(f"resource_path must be a string, got {type(value).__name__}")
+    segments = (value[1:] if value.startswith("/") else value).split("/")
+    if "" in segments:
+        raise ApiValueError(
+            f"resource_path {value!r} cannot be sent: it has an empty segment ('//' or a "
+            "trailing '/')"
+        )
+    if "." in segments or ".." in segments or _NOT_IN_PATH.search(value):
+        raise ApiValueError(
+            f"resource_path {value!r} cannot be sent: it contains '?', '#', whitespace or a "
+            "control character, or a '.' or '..' segment"
+        )
+    return segments
+
+
+def _uri_list(raw: str | bytes | None) -> list[str]:
+    """The URIs of a ``text/uri-list`` body (RFC 2483): one a line, ``#`` lines are comments."""
+    if not raw:
+        return []
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return [
+        line for line in (line.strip() for line in text.splitlines())
+        if line and not line.startswith("#")
+    ]
 
 
 def _model_class(response_type: ResponseType) -> type[Model] | None:

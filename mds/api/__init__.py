@@ -1,5 +1,7 @@
-"""The API classes."""
+"""The API classes, one per tag of the service's description."""
 
+from mds.api.device_requests_api import DeviceRequestsApi
 from mds.api.notifications_api import NotificationsApi
+from mds.api.subscriptions_api import SubscriptionsApi
 
-__all__ = ["NotificationsApi"]
+__all__ = ["DeviceRequestsApi", "NotificationsApi", "SubscriptionsApi"]
