@@ -210,8 +210,11 @@ def _fields_in_slots(cls: type[_P]) -> type[_P]:
 
 
 def _refuse(name: str) -> Callable[..., None]:
+    """A property's setter and deleter for the field *name*, raising as a frozen dataclass
+    does."""
+
     def refuse(event: Any, *value: Any) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        raise FrozenInstanceError(f"cannot {'assign to' if value else 'delete'} field {name!r}")
 
     return refuse
 
