@@ -4,6 +4,7 @@ back-off after a failure."""
 from __future__ import annotations
 
 import logging
+import time
 
 from mds.api.channels import LONG_POLL, channel_conflict, existing_channel
 from mds.exceptions import (
@@ -21,12 +22,16 @@ __all__ = ["LongPollSource"]
 
 logger = logging.getLogger("mds.listener")
 
+#: How long after a poll the channel counts as there: half the ten minutes the service keeps a
+#: long-poll channel without a poll.
+_FRESH_FOR = 300.0
+
 
 class LongPollSource:
     """The `BatchSource` of the long-poll channel. Batches are the `NotificationMessage` models
     the API client returns (their items are read in place)."""
 
-    __slots__ = ("_backoff", "_counters", "_guard", "_session")
+    __slots__ = ("_answered_at", "_backoff", "_counters", "_guard", "_session")
 
     def __init__(self, session: Session, backoff: Backoff, counters: Counters,
                  guard: ChannelGuard) -> None:
@@ -34,6 +39,14 @@ class LongPollSource:
         self._backoff = backoff
         self._counters = counters
         self._guard = guard
+        self._answered_at: float | None = None  # when a poll was last answered (monotonic)
+
+    @property
+    def ready(self) -> bool:
+        """A poll was answered (or the channel was found) recently: the channel exists. The
+        first poll makes it, and it lives until ten minutes pass without one."""
+        answered = self._answered_at
+        return answered is not None and time.monotonic() - answered < _FRESH_FOR
 
     def open(self) -> None:
         """Refuse (or replace) a channel of another type before the first poll; the poll itself
@@ -48,13 +61,21 @@ class LongPollSource:
                 raise Stopped from None
             logger.debug("could not ask which channel exists: %s", exc)
             return
-        if existing is not None and existing != LONG_POLL:
+        if existing == LONG_POLL:
+            self._answered_at = time.monotonic()
+        elif existing is not None:
             self._guard.settle(None, existing)
 
-    def next_batch(self) -> Batch:
+    def next_batch(self, timeout: float | None = None) -> Batch | None:
+        """The next batch; with a *timeout*, None after a poll that brought nothing (which
+        made the channel, if it was not there), or once *timeout* has passed. A poll is never
+        cut short (the batch it may bring would be lost), so a poll under way when *timeout*
+        passes is waited for: the service answers it within its hold (30 s)."""
         session, backoff, guard = self._session, self._backoff, self._guard
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            backoff.pause(session)
+            if not backoff.pause(session, deadline):
+                return None
             try:
                 message = session.call(session.api.long_poll_notifications)
             except (UnauthorizedException, ForbiddenException):
@@ -85,8 +106,11 @@ class LongPollSource:
                 if counters.failures:
                     counters.reconnects += 1
             backoff.succeeded()
+            self._answered_at = time.monotonic()
             if message:
                 return message
+            if deadline is not None:
+                return None  # the caller may be waiting for the channel, or may ask again
 
     def drain(self) -> Batch | None:
         """Nothing arrives after a stop: the held poll was aborted."""

@@ -45,20 +45,29 @@ _KINDS = tuple(NotificationMessage.attribute_map.values())
 
 
 class BatchSource(Protocol):
-    """Where a `NotificationListener`'s batches come from: one class per transport. Used by the
-    iterating thread only; ``stop()`` reaches a source's work through its `Session`."""
+    """Where a `NotificationListener`'s batches come from: one class per transport. Used by one
+    thread at a time (the one that reads for the listener, see ``_stream``); ``stop()`` reaches a
+    source's work through its `Session`."""
 
     def open(self) -> None:
         """Get the channel ready: check for channels in the way, register, connect. Raises
         `Stopped` when stopped meanwhile, and what `next_batch` raises."""
 
-    def next_batch(self) -> Batch:
-        """The next non-empty batch, retrying failures as the back-off says. Raises `Stopped`
-        when the stream ends (``stop()``, or the service's close 1000), and the error itself when
-        retrying is useless (a refused key, a channel conflict, ``max_failures`` reached)."""
+    def next_batch(self, timeout: float | None = None) -> Batch | None:
+        """The next non-empty batch, retrying failures as the back-off says. With a *timeout*
+        (seconds), None when it passes first; a source may also return None sooner, when
+        something else happened that its caller may be waiting for (``ready``), and the caller
+        asks again. Without one, it waits as long as it takes. Raises `Stopped` when the stream
+        ends (``stop()``, or the service's close 1000), and the error itself when retrying is
+        useless (a refused key, a channel conflict, ``max_failures`` reached)."""
 
     def drain(self) -> Batch | None:
         """After the stream ended: a batch that had already arrived, or None."""
+
+    @property
+    def ready(self) -> bool:
+        """The channel exists on the service, so that what it queues (the answer to a device
+        request) has somewhere to go. Reading batches makes it so."""
 
 
 def has_items(data: Mapping[str, Any]) -> bool:
@@ -94,7 +103,7 @@ def retryable(exc: ApiException) -> bool:
 @dataclass(slots=True)
 class Counters:
     """What `ListenerStats` reports, counted by the parts of a listener as things happen (in
-    the iterating thread)."""
+    the thread that reads for the listener)."""
 
     connected: bool = False
     started: float | None = None
@@ -129,10 +138,21 @@ class Backoff:
         self._connected_at = 0.0
         self._healthy = False
 
-    def pause(self, session: Session) -> None:
-        """Wait out the pending delay; `Stopped` if stopped meanwhile."""
-        delay, self._delay = self._delay, 0.0
+    def pause(self, session: Session, until: float | None = None) -> bool:
+        """Wait out the pending delay, but not past *until* (a `time.monotonic` deadline): True
+        when it was waited out, False when the deadline came first (the rest stays pending).
+        `Stopped` if stopped meanwhile."""
+        delay = self._delay
+        if until is not None:
+            left = until - time.monotonic()
+            if left < delay:
+                left = max(left, 0.0)
+                self._delay = delay - left
+                session.wait(left)
+                return False
+        self._delay = 0.0
         session.wait(delay)
+        return True
 
     def postpone(self, seconds: float) -> None:
         """Make the next attempt wait *seconds* (a takeover's wait)."""

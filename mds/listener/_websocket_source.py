@@ -15,6 +15,7 @@ from mds.api.channels import LONG_POLL, WEBSOCKET
 from mds.exceptions import (
     ApiException,
     ApiResponseError,
+    ApiTimeoutError,
     ApiTransportError,
     BadRequestException,
     ChannelConflictError,
@@ -105,14 +106,30 @@ class WebsocketSource:
         self._connected_before = False
 
     def open(self) -> None:
-        self._connect()
+        self._connect(None)
 
-    def next_batch(self) -> Batch:
+    @property
+    def ready(self) -> bool:
+        """Registered and connected once: from then on the service queues for the channel, also
+        while a reconnection is under way."""
+        return self._connected_before
+
+    def next_batch(self, timeout: float | None = None) -> Batch | None:
         session = self._session
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            conn = session.connection or self._connect()
+            conn = session.connection or self._connect(deadline)
+            if conn is None:
+                return None
+            wait = None
+            if deadline is not None:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    return None
             try:
-                batch = parse_frame_dict(conn.recv_raw())
+                batch = parse_frame_dict(conn.recv_raw(wait))
+            except ApiTimeoutError:  # *wait* passed (the frame, if one is coming, stays queued)
+                return None
             except ApiResponseError as exc:
                 self._counters.bad_frames += 1
                 logger.warning("skipped a websocket frame that is not a NotificationMessage: %s",
@@ -144,12 +161,13 @@ class WebsocketSource:
             if has_items(batch):
                 return batch
 
-    def _connect(self) -> WebsocketConnection:
+    def _connect(self, deadline: float | None) -> WebsocketConnection | None:
         """Register if needed, wait out the pending delay, open the websocket; retries failures
-        with back-off."""
+        with back-off. None when the *deadline* (`time.monotonic`) comes during a delay."""
         session, options = self._session, self._options
         while True:
-            self._backoff.pause(session)
+            if not self._backoff.pause(session, deadline):
+                return None
             try:
                 if self._register_next:
                     self._register()
