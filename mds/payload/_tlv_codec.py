@@ -97,14 +97,21 @@ def parse_entries(data: bytes, pos: int = 0, end: int | None = None, parent: int
         type_byte = data[pos]
         pos += 1
         kind = type_byte >> 6
-        id_bytes = 2 if type_byte & 0x20 else 1
-        if pos + id_bytes > end:
-            raise PayloadDecodeError(
-                f"truncated TLV header at offset {start}: the identifier needs {id_bytes}"
-                f" byte{'s' if id_bytes > 1 else ''}, {end - pos} left"
-            )
-        ident = int.from_bytes(data[pos : pos + id_bytes], "big")
-        pos += id_bytes
+        if type_byte & 0x20:
+            if pos + 2 > end:
+                raise PayloadDecodeError(
+                    f"truncated TLV header at offset {start}: the identifier needs 2 bytes,"
+                    f" {end - pos} left"
+                )
+            ident = (data[pos] << 8) | data[pos + 1]
+            pos += 2
+        else:
+            if pos >= end:
+                raise PayloadDecodeError(
+                    f"truncated TLV header at offset {start}: the identifier needs 1 byte, 0 left"
+                )
+            ident = data[pos]
+            pos += 1
         length_bytes = (type_byte >> 3) & 3
         if length_bytes:
             if pos + length_bytes > end:
@@ -116,15 +123,14 @@ def parse_entries(data: bytes, pos: int = 0, end: int | None = None, parent: int
             pos += length_bytes
         else:
             length = type_byte & 7
-        name = KINDS[kind].name
         if pos + length > end:
             raise PayloadDecodeError(
-                f"{name} {ident} at offset {start} declares {length} value byte(s),"
+                f"{KINDS[kind].name} {ident} at offset {start} declares {length} value byte(s),"
                 f" only {end - pos} left"
             )
         if kind not in allowed:
             raise PayloadDecodeError(
-                f"invalid nesting: {name} {ident} at offset {start}"
+                f"invalid nesting: {KINDS[kind].name} {ident} at offset {start}"
                 f" inside a {KINDS[parent].name}"  # type: ignore[index]  # the top level allows all
             )
         if parent is None:
@@ -133,13 +139,13 @@ def parse_entries(data: bytes, pos: int = 0, end: int | None = None, parent: int
             elif _LEVELS[kind] != level:
                 first_kind, first_id, _ = out[0]
                 raise PayloadDecodeError(
-                    f"invalid nesting: {KINDS[first_kind].name} {first_id} and {name} {ident}"
-                    f" side by side at the top level (offset {start})"
+                    f"invalid nesting: {KINDS[first_kind].name} {first_id} and"
+                    f" {KINDS[kind].name} {ident} side by side at the top level (offset {start})"
                 )
-        if KINDS[kind].holds:
-            out.append((kind, ident, parse_entries(data, pos, pos + length, kind)))
-        else:
+        if kind & 1:  # a leaf: Resource Instance (01) or Resource with value (11)
             out.append((kind, ident, data[pos : pos + length]))
+        else:
+            out.append((kind, ident, parse_entries(data, pos, pos + length, kind)))
         pos += length
     return out
 

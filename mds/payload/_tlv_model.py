@@ -494,19 +494,27 @@ def _build_entries(
 # -- bytes to entries and back -----------------------------------------------------------------
 
 
+# The slots of a leaf, filled without TlvEntry.__setattr__ (which refuses) when a payload is
+# decoded: a slot's own setter costs less than object.__setattr__.
+_set_leaf_id = vars(TlvValue)["id"].__set__
+_set_leaf_kind = vars(TlvValue)["kind"].__set__
+_set_leaf_value = vars(TlvValue)["value"].__set__
+
+
 def _typed(raw: list[RawEntry]) -> tuple[TlvEntry, ...]:
     """Typed entries from parsed ones; the codec has checked the hierarchy, `_adopt` checks
     that ids are unique among siblings."""
     out: list[TlvEntry] = []
+    new = object.__new__
     for bits, ident, value in raw:
         if isinstance(value, bytes):
-            leaf = TlvValue.__new__(TlvValue)
-            _set(leaf, "id", ident)
-            _set(leaf, "kind", _KINDS[bits])
-            _set(leaf, "value", value)
+            leaf = new(TlvValue)
+            _set_leaf_id(leaf, ident)
+            _set_leaf_kind(leaf, _KINDS[bits])
+            _set_leaf_value(leaf, value)
             out.append(leaf)
         else:
-            container = TlvContainer.__new__(TlvContainer)
+            container = new(TlvContainer)
             _set(container, "id", ident)
             _set(container, "kind", _KINDS[bits])
             container._adopt(_typed(value))
