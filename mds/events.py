@@ -118,6 +118,10 @@ class _PayloadEvent(Event):
         # decoded, whatever the original had read.
         return (type(self), tuple(getattr(self, f.name) for f in fields(self)))  # type: ignore[arg-type]
 
+    def __setstate__(self, state: list[Any]) -> None:
+        # An event pickled by mds 1.0, a slotted dataclass then: its fields' values in order.
+        type(self).__init__(self, *state)
+
 
 def _read_value(event: _PayloadEvent) -> Any:
     """``event.value``, decoding the payload first if that is still pending.

@@ -743,3 +743,17 @@ def test_an_event_read_from_the_wire_equals_one_built_decoded(ct: str | None, pa
     assert hash(lazy_for_hash) == hash(eager)
     assert lazy_for_hash == lazy == eager != other
     assert pickle.loads(pickle.dumps(other)) == dataclasses.replace(eager, path="/q")
+
+
+def test_events_pickled_by_the_first_release_still_load() -> None:
+    # pickle.dumps(list(events_from_message(...)), protocol=4) with mds 1.0, when events were
+    # slotted dataclasses: a text/plain notification and a JSON async response.
+    blob = base64.b64decode(
+        "gASVmwAAAAAAAABdlCiMCm1kcy5ldmVudHOUjA9SZXNvdXJjZUNoYW5nZWSUk5QpgZRdlCiMA2RldpSMAi8xlIwK"
+        "dGV4dC9wbGFpbpRLBUMCNTeUSzlOZWJoAYwNQXN5bmNSZXNwb25zZZSTlCmBlF2UKIwBYZRLyE6MEGFwcGxpY2F0"
+        "aW9uL2pzb26UTkMIeyJhIjogMX2UfZSMAWGUSwFzZWJlLg=="
+    )
+    assert pickle.loads(blob) == [
+        ResourceChanged("dev", "/1", "text/plain", 5, b"57", 57),
+        AsyncResponse("a", 200, None, "application/json", None, b'{"a": 1}', {"a": 1}),
+    ]
