@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -180,10 +181,18 @@ def bench_round_trips(quick: bool, tmp: Path) -> list[tuple[str, float, float]]:
 
 
 def bench_import(quick: bool) -> list[tuple[str, float, float]]:
+    # Both sides import from bytecode, as installed packages do (pip compiles on install): with
+    # PYTHONDONTWRITEBYTECODE set, as on some machines, mds would be compiled from source on
+    # every run while urllib3's site-packages copy has its .pyc files.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
     def once(stmt: str) -> float:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", stmt], check=True, cwd=ROOT)
+        subprocess.run([sys.executable, "-c", stmt], check=True, cwd=ROOT, env=env)
         return time.perf_counter() - start
+
+    for stmt in ("import urllib3", "import mds"):  # warm-up: writes any missing .pyc
+        once(stmt)
 
     samples: dict[str, list[float]] = {"pass": [], "import urllib3": [], "import mds": []}
     for _ in range(5 if quick else 15):
