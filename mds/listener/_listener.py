@@ -331,9 +331,11 @@ class NotificationListener:
         stream = self._opened()
         what = f"{body.method} {body.uri} on {device_id}"
         try:
-            if not stream.until_ready(deadline):
+            if not stream.until_ready(deadline) or (
+                    deadline is not None and time.monotonic() >= deadline):
                 raise ApiTimeoutError(f"no answer to {what} within {timeout:g} s: the "
-                                      f"{self.channel} channel was not open yet")
+                                      f"{self.channel} channel was not open in time (nothing "
+                                      "was sent)")
             async_id = str(uuid.uuid4())
             stream.expect(async_id)
             try:
