@@ -326,19 +326,85 @@ class AsyncResponseError(MdsError):
     """A device answered an asynchronous request with a non-2xx status.
 
     ``response`` is the `mds.AsyncResponse` event; ``status`` and ``error`` are copied from it.
+    From the status table of the service's ``AsyncIDResponse``:
+
+    - ``reason``: the error's name: the one the service sent (``REQUEST_EXPIRED``,
+      ``DEVICE_REMOVED_REGISTRATION``, ``DEVICE_BLOCKED``...) or the one its status stands for
+      (503 ``NOT_CONNECTED``, 504 ``TIMEOUT``); None when neither names one.
+    - ``reached_device``: True when the device received the request and answered it (a 4xx
+      from the device), False when the service could not deliver it (413, 429, 5xx; after a
+      ``TIMEOUT`` the device may have received it without answering), None for a status the
+      table does not list.
+    - ``retryable``: whether sending the same request again can succeed: True when the device
+      was unreachable (``NOT_CONNECTED``, ``TIMEOUT``, 502, ``REQUEST_EXPIRED``: it may be back
+      later), False when the device refused it or is gone or blocked.
+    - ``description``: what happened, in words (None for an unlisted status).
     """
 
     def __init__(self, response: Any) -> None:
         self.response = response
         self.status = getattr(response, "status", None)
         self.error = getattr(response, "error", None)
+        self.reason, self.reached_device, self.retryable, self.description = _async_outcome(
+            self.status, self.error
+        )
         super().__init__(
             f"async response {getattr(response, 'id', '?')} failed with status {self.status}"
-            + (f" ({self.error})" if self.error else "")
+            + (f" ({self.error or self.reason})" if self.error or self.reason else "")
+            + (f": {self.description}" if self.description else "")
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.response,))
+
+
+#: The error names of ``AsyncIDResponse``: reached the device, retrying can help, what happened.
+_ASYNC_REASONS: dict[str, tuple[bool, bool, str]] = {
+    "REQUEST_EXPIRED": (
+        False, True, "the request expired before the device could be reached; send it again "
+        "(with a longer expiry_seconds) when the device is back",
+    ),
+    "DEVICE_REMOVED_REGISTRATION": (False, False, "the device de-registered"),
+    "DEVICE_BLOCKED": (False, False, "the device is blocked (suspended)"),
+    "NOT_CONNECTED": (False, True, "the device is not connected; it may be later"),
+    "TIMEOUT": (False, True, "the device did not answer in time"),
+}
+
+#: The status table of ``AsyncIDResponse``: the reason a status stands for (when the service
+#: sends none), reached the device, retrying can help, what happened.
+_ASYNC_STATUSES: dict[int, tuple[str | None, bool, bool, str]] = {
+    400: (None, True, False, "the device rejected the request (it may not support the method)"),
+    404: (None, True, False, "the device does not have the resource"),
+    412: (None, True, False, "the device refused the request: precondition failed"),
+    413: (None, False, False, "the request is too large to be delivered to the device"),
+    415: (None, True, False, "the device does not support the request's content type"),
+    429: (None, False, False, "the request was never delivered to the device"),
+    502: (None, False, True, "the service could not open a TCP or TLS connection to the device"),
+    503: ("NOT_CONNECTED", False, True, "the device is not connected; it may be later"),
+    504: ("TIMEOUT", False, True, "the device did not answer in time"),
+}
+
+
+def _async_outcome(status: Any, error: Any) -> tuple[str | None, bool | None, bool, str | None]:
+    """(reason, reached_device, retryable, description) of a failed async response."""
+    name = None
+    if isinstance(error, str):
+        # The service's name leads the text (the event layer may append its own notes).
+        head = error.split(";", 1)[0].split(None, 1)
+        if head and head[0].replace("_", "").isalnum() and head[0].isupper():
+            name = head[0]
+    known = _ASYNC_REASONS.get(name) if name is not None else None
+    if known is not None:
+        return (name, *known)
+    listed = _ASYNC_STATUSES.get(status) if isinstance(status, int) else None
+    if listed is not None:
+        default, reached, retryable, description = listed
+        return name or default, reached, retryable, description
+    if isinstance(status, int) and 400 <= status < 500:
+        return name, True, False, None
+    if isinstance(status, int) and status >= 500:
+        return name, False, True, None
+    return name, None, False, None
 
 
 _STATUS_CLASSES: dict[int, type[ApiException]] = {

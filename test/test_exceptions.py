@@ -114,7 +114,59 @@ def test_an_async_response_error_pickles_with_its_event() -> None:
     exc = mds.AsyncResponseError(event)
     clone = pickle.loads(pickle.dumps(exc))
     assert (clone.status, clone.error, clone.response) == (504, "TIMEOUT", event)
-    assert str(clone) == "async response req-1 failed with status 504 (TIMEOUT)"
+    assert (clone.reason, clone.reached_device, clone.retryable) == ("TIMEOUT", False, True)
+    assert str(clone) == (
+        "async response req-1 failed with status 504 (TIMEOUT): the device did not answer in time"
+    )
+
+
+# (status, error sent) -> (reason, reached_device, retryable): the AsyncIDResponse status table.
+ASYNC_OUTCOMES = [
+    (400, None, None, True, False),
+    (404, None, None, True, False),
+    (412, None, None, True, False),
+    (413, None, None, False, False),
+    (415, None, None, True, False),
+    (429, "REQUEST_EXPIRED", "REQUEST_EXPIRED", False, True),
+    (429, "DEVICE_REMOVED_REGISTRATION", "DEVICE_REMOVED_REGISTRATION", False, False),
+    (429, "DEVICE_BLOCKED", "DEVICE_BLOCKED", False, False),
+    (429, None, None, False, False),
+    (502, None, None, False, True),
+    (503, None, "NOT_CONNECTED", False, True),
+    (503, "NOT_CONNECTED", "NOT_CONNECTED", False, True),
+    (504, None, "TIMEOUT", False, True),
+    (504, "TIMEOUT", "TIMEOUT", False, True),
+    # Not in the table: a device's other 4xx reached it; a 5xx did not; anything else is unknown.
+    (405, None, None, True, False),
+    (500, "SERVER_ERROR", "SERVER_ERROR", False, True),
+    (0, None, None, None, False),
+    (302, "moved elsewhere", None, None, False),
+]
+
+
+@pytest.mark.parametrize(("status", "error", "reason", "reached", "retryable"), ASYNC_OUTCOMES)
+def test_an_async_response_error_names_the_reason(status: int, error: str | None,
+                                                  reason: str | None, reached: bool | None,
+                                                  retryable: bool) -> None:
+    from mds.events import AsyncResponse
+
+    exc = mds.AsyncResponseError(AsyncResponse("req-1", status, error))
+    assert (exc.reason, exc.reached_device, exc.retryable) == (reason, reached, retryable)
+    assert str(exc).startswith(f"async response req-1 failed with status {status}")
+    if reason is not None:
+        assert reason in str(exc)
+    clone = pickle.loads(pickle.dumps(exc))
+    assert (clone.reason, clone.reached_device, clone.retryable) == (reason, reached, retryable)
+
+
+def test_the_reason_is_the_name_leading_the_error_text() -> None:
+    from mds.events import AsyncResponse
+
+    noted = AsyncResponse("a", 429, "REQUEST_EXPIRED; async-responses[0]: payload is not valid base64")
+    exc = mds.AsyncResponseError(noted)
+    assert (exc.reason, exc.retryable) == ("REQUEST_EXPIRED", True)
+    assert "send it again" in (exc.description or "")
+    assert mds.AsyncResponseError(AsyncResponse("a", 504, "")).reason == "TIMEOUT"
 
 
 def test_retry_after_edge_forms() -> None:
