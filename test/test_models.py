@@ -32,7 +32,7 @@ def test_wire_examples_round_trip(wire: str) -> None:
     assert mds.NotificationMessage.from_dict(message.to_dict()) == message
     assert message
     assert eval(  # repr is valid Python for plain values
-        repr(message), {k: getattr(mds, k) for k in mds.models.__all__}
+        repr(message), {k: getattr(mds.models, k) for k in mds.models.__all__}
     ) == message
 
 

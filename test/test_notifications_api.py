@@ -41,6 +41,7 @@ OPERATIONS = {
     "register_websocket": ("PUT", "/v2/notification/websocket", "application/json", False),
     "get_websocket": ("GET", "/v2/notification/websocket", "application/json", False),
     "delete_websocket": ("DELETE", "/v2/notification/websocket", None, False),
+    "get_channel_metadata": ("GET", "/v2/notification/channel", "application/json", False),
 }
 
 ERRORS = {
@@ -63,6 +64,8 @@ SUCCESS_CASES: list[tuple[str, int, Any, Any]] = [
     ("register_websocket", 200, WS_2020, mds.WebsocketChannel(queue_size=-1, status="unknown")),
     ("get_websocket", 200, WS_2019, mds.WebsocketChannel("abc123", 3, "connected")),
     ("delete_websocket", 204, b"", None),
+    *[("get_channel_metadata", 200, {"delivery_mechanism": m}, mds.ChannelMetadata(m))
+      for m in ("CALLBACK", "LONG_POLLING", "WEB_SOCKET", "SOMETHING_NEW")],
 ]
 
 ERROR_CASES = [
@@ -81,6 +84,8 @@ ERROR_CASES = [
     ("get_websocket", s) for s in (401, 403, 404)
 ] + [
     ("delete_websocket", s) for s in (401, 403, 404)
+] + [
+    ("get_channel_metadata", 404),
 ]
 
 
@@ -288,3 +293,89 @@ def test_plain_method_returns_the_triple_when_asked(server: ScriptedServer,
     data, status, headers = api.get_websocket(_return_http_data_only=False)
     assert (data.channel_id, status) == ("abc123", 200)
     assert headers["content-type"] == "application/json"
+
+
+# -- the 2020 serialization -------------------------------------------------------------------
+
+SERIALIZATION = {"type": "v2", "max_chunk_size": 500,
+                 "cfg": {"deregistrations_as_object": True, "include_uid": True,
+                         "include_timestamp": True, "include_original_ep": True}}
+
+
+def test_register_websocket_sends_the_serialization(server: ScriptedServer,
+                                                    api: mds.NotificationsApi) -> None:
+    server.reply("PUT", "/v2/notification/websocket", 201,
+                 {"queue_size": 0, "status": "disconnected", "serialization": SERIALIZATION})
+    channel = api.register_websocket(mds.SerializationConfigData(
+        max_chunk_size=500, cfg=mds.SerializationConfigObjectV2(True, True, True, True)))
+    assert isinstance(channel.serialization, mds.SerializationConfigData)
+    assert channel.serialization.cfg is not None
+    assert channel.serialization.cfg.include_uid is True
+    [req] = server.requests
+    assert req.header("Content-Type") == "application/json"
+    assert req.body == (b'{"serialization":{"type":"v2","max_chunk_size":500,"cfg":'
+                        b'{"deregistrations_as_object":true,"include_original_ep":true,'
+                        b'"include_timestamp":true,"include_uid":true}}}')
+
+
+def test_register_websocket_takes_a_dict_and_keeps_the_old_call(server: ScriptedServer,
+                                                                api: mds.NotificationsApi) -> None:
+    server.reply("PUT", "/v2/notification/websocket", 200, WS_2020, times=3)
+    api.register_websocket(serialization={"type": "v2", "max_chunk_size": "100"})
+    api.register_websocket()
+    data, status, _ = api.register_websocket_with_http_info(None)
+    assert (data, status) == (mds.WebsocketChannel(queue_size=-1, status="unknown"), 200)
+    with_config, plain, info = server.requests
+    assert json.loads(with_config.body) == {"serialization": {"type": "v2", "max_chunk_size": "100"}}
+    assert (plain.body, plain.header("Content-Type")) == (b"", None)
+    assert (info.body, info.header("Content-Type")) == (b"", None)
+
+
+@pytest.mark.parametrize(("config", "error", "text"), [
+    ({"type": "v2", "max_chunk_size": 99}, mds.ApiValueError, "100 to 10000"),
+    ({"type": "v2", "max_chunk_size": 10001}, mds.ApiValueError, "100 to 10000"),
+    ({"type": "v2", "max_chunk_size": "lots"}, mds.ApiTypeError, "max_chunk_size"),
+    ({"type": "v2", "max_chunk_size": True}, mds.ApiTypeError, "max_chunk_size"),
+    ({"max_chunk_size": 500}, mds.ApiValueError, "type"),
+    ({"type": 2}, mds.ApiTypeError, "type"),
+    ({"type": "v2", "cfg": {"include_uid": "yes"}}, mds.ApiTypeError, "include_uid"),
+    ({"type": "v2", "cfg": "all"}, mds.ApiTypeError, "cfg"),
+    ("v2", mds.ApiTypeError, "serialization"),
+])
+def test_serialization_checked_before_sending(server: ScriptedServer, api: mds.NotificationsApi,
+                                              config: Any, error: type[Exception],
+                                              text: str) -> None:
+    with pytest.raises(error, match=text):
+        api.register_websocket(config)
+    with pytest.raises(error, match=text):
+        api.register_webhook(mds.Webhook("https://example.com/hook", serialization=config))
+    assert server.requests == []
+
+
+def test_register_webhook_sends_the_serialization(server: ScriptedServer,
+                                                  api: mds.NotificationsApi) -> None:
+    server.reply("PUT", "/v2/notification/callback", 204)
+    server.reply("GET", "/v2/notification/callback", 200,
+                 {"url": "https://example.com/hook", "serialization": {
+                     "type": "v2", "max_chunk_size": "100", "cfg": {"include_uid": "true"}}})
+    api.register_webhook(mds.Webhook("https://example.com/hook", serialization=SERIALIZATION))
+    assert json.loads(server.requests[0].body) == {"url": "https://example.com/hook",
+                                                   "serialization": SERIALIZATION}
+    hook = api.get_webhook()
+    assert hook.serialization == mds.SerializationConfigData(
+        "v2", 100, mds.SerializationConfigObjectV2(include_uid=True))
+
+
+def test_emulator_serves_the_channel_and_the_serialization(mds_emulator: Any,
+                                                           mds_client: mds.ApiClient) -> None:
+    api = mds.NotificationsApi(mds_client)
+    with pytest.raises(mds.NotFoundException):
+        api.get_channel_metadata()
+    api.register_websocket(mds.SerializationConfigData(max_chunk_size=100, cfg={"include_uid": True}))
+    assert api.get_channel_metadata() == mds.ChannelMetadata("WEB_SOCKET")
+    channel = api.get_websocket()
+    assert channel.serialization == mds.SerializationConfigData(  # the flags not given: False
+        "v2", 100, mds.SerializationConfigObjectV2(False, False, False, include_uid=True))
+    api.delete_websocket()
+    api.long_poll_notifications()
+    assert api.get_channel_metadata().delivery_mechanism == "LONG_POLLING"

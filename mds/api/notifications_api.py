@@ -1,4 +1,4 @@
-"""NotificationsApi: the nine endpoints of the Notifications API, one method (and one
+"""NotificationsApi: the ten endpoints of the Notifications API, one method (and one
 ``*_with_http_info``) each. Each is a declarative `Operation` handed to `ApiClient.call_operation`.
 """
 
@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from mds._types import UNSET, TimeoutArg
 from mds.api_client import ApiClient, Operation
 from mds.exceptions import ApiValueError
-from mds.models import NotificationMessage, Webhook, WebsocketChannel
+from mds.models import (
+    ChannelMetadata,
+    NotificationMessage,
+    RegisterWebsocketChannel,
+    SerializationConfigData,
+    Webhook,
+    WebsocketChannel,
+)
+from mds.models.serialization_config_data import check_serialization
 from mds.models.webhook import WEBHOOK_MAX_LENGTH as WEBHOOK_MAX_LENGTH  # re-exported, as before
 from mds.models.webhook import check_webhook as check_webhook  # re-exported, as before
 
@@ -35,12 +43,17 @@ DELETE_LONG_POLL_CHANNEL = Operation(
 REGISTER_WEBSOCKET = Operation(
     "register_websocket", "PUT", "/v2/notification/websocket",
     {200: WebsocketChannel, 201: WebsocketChannel}, accept="application/json",
+    body_type=RegisterWebsocketChannel, content_type="application/json",
 )
 GET_WEBSOCKET = Operation(
     "get_websocket", "GET", "/v2/notification/websocket", {200: WebsocketChannel},
     accept="application/json",
 )
 DELETE_WEBSOCKET = Operation("delete_websocket", "DELETE", "/v2/notification/websocket", {204: None})
+GET_CHANNEL_METADATA = Operation(
+    "get_channel_metadata", "GET", "/v2/notification/channel", {200: ChannelMetadata},
+    accept="application/json",
+)
 
 
 def _async(async_req: bool, asynchronous: bool | None) -> bool:
@@ -261,37 +274,48 @@ class NotificationsApi:
     # -- websocket -----------------------------------------------------------------------------
     @overload
     def register_websocket(
-        self, *, async_req: Literal[False] = False, asynchronous: Literal[False] | None = None,
+        self, serialization: SerializationConfigData | dict[str, Any] | None = None, *,
+        async_req: Literal[False] = False, asynchronous: Literal[False] | None = None,
         _return_http_data_only: Literal[True] = True, _preload_content: Literal[True] = True,
         _request_timeout: TimeoutArg = UNSET,
     ) -> WebsocketChannel: ...
     @overload
     def register_websocket(
-        self, *, async_req: bool = False, asynchronous: bool | None = None,
+        self, serialization: SerializationConfigData | dict[str, Any] | None = None, *,
+        async_req: bool = False, asynchronous: bool | None = None,
         _return_http_data_only: bool = True, _preload_content: bool = True,
         _request_timeout: TimeoutArg = UNSET,
     ) -> Any: ...
     def register_websocket(
-        self, *, async_req: bool = False, asynchronous: bool | None = None,
+        self, serialization: SerializationConfigData | dict[str, Any] | None = None, *,
+        async_req: bool = False, asynchronous: bool | None = None,
         _return_http_data_only: bool = True, _preload_content: bool = True,
         _request_timeout: TimeoutArg = UNSET,
     ) -> Any:
         """Register a websocket channel (PUT /v2/notification/websocket). Returns the
-        `WebsocketChannel` (201 registered, 200 already registered)."""
+        `WebsocketChannel` (201 registered, 200 already registered).
+
+        With *serialization* (a `SerializationConfigData` or a dict), the request sends it as a
+        `RegisterWebsocketChannel` body, checked first (``max_chunk_size`` 100 to 10000:
+        `ApiValueError`); without, it sends no body, as before.
+        """
         return self.register_websocket_with_http_info(
-            async_req=async_req, asynchronous=asynchronous,
+            serialization, async_req=async_req, asynchronous=asynchronous,
             _return_http_data_only=_return_http_data_only,
             _preload_content=_preload_content, _request_timeout=_request_timeout,
         )
 
     def register_websocket_with_http_info(
-        self, *, async_req: bool = False, asynchronous: bool | None = None,
+        self, serialization: SerializationConfigData | dict[str, Any] | None = None, *,
+        async_req: bool = False, asynchronous: bool | None = None,
         _return_http_data_only: bool = False, _preload_content: bool = True,
         _request_timeout: TimeoutArg = UNSET,
     ) -> Any:
         """`register_websocket`, returning ``(WebsocketChannel, status, headers)``."""
+        config = check_serialization(serialization)
+        body = RegisterWebsocketChannel(config) if config is not None else None
         return self.api_client.call_operation(
-            REGISTER_WEBSOCKET, async_req=_async(async_req, asynchronous),
+            REGISTER_WEBSOCKET, body=body, async_req=_async(async_req, asynchronous),
             _return_http_data_only=_return_http_data_only, _preload_content=_preload_content,
             _request_timeout=_request_timeout,
         )
@@ -364,6 +388,45 @@ class NotificationsApi:
         """`delete_websocket`, returning ``(None, status, headers)``."""
         return self.api_client.call_operation(
             DELETE_WEBSOCKET, async_req=_async(async_req, asynchronous),
+            _return_http_data_only=_return_http_data_only, _preload_content=_preload_content,
+            _request_timeout=_request_timeout,
+        )
+
+    # -- channel -------------------------------------------------------------------------------
+    @overload
+    def get_channel_metadata(
+        self, *, async_req: Literal[False] = False, asynchronous: Literal[False] | None = None,
+        _return_http_data_only: Literal[True] = True, _preload_content: Literal[True] = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> ChannelMetadata: ...
+    @overload
+    def get_channel_metadata(
+        self, *, async_req: bool = False, asynchronous: bool | None = None,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> Any: ...
+    def get_channel_metadata(
+        self, *, async_req: bool = False, asynchronous: bool | None = None,
+        _return_http_data_only: bool = True, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> Any:
+        """Get channel metadata (GET /v2/notification/channel): a `ChannelMetadata` whose
+        ``delivery_mechanism`` is ``"CALLBACK"``, ``"LONG_POLLING"`` or ``"WEB_SOCKET"``.
+        404 raises `NotFoundException` when the key has no channel."""
+        return self.get_channel_metadata_with_http_info(
+            async_req=async_req, asynchronous=asynchronous,
+            _return_http_data_only=_return_http_data_only,
+            _preload_content=_preload_content, _request_timeout=_request_timeout,
+        )
+
+    def get_channel_metadata_with_http_info(
+        self, *, async_req: bool = False, asynchronous: bool | None = None,
+        _return_http_data_only: bool = False, _preload_content: bool = True,
+        _request_timeout: TimeoutArg = UNSET,
+    ) -> Any:
+        """`get_channel_metadata`, returning ``(ChannelMetadata, status, headers)``."""
+        return self.api_client.call_operation(
+            GET_CHANNEL_METADATA, async_req=_async(async_req, asynchronous),
             _return_http_data_only=_return_http_data_only, _preload_content=_preload_content,
             _request_timeout=_request_timeout,
         )

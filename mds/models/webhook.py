@@ -7,6 +7,8 @@ from typing import Any
 
 from mds.exceptions import ApiTypeError, ApiValueError
 from mds.models._base import Model, field
+from mds.models._fields import nested, nested_to_dict
+from mds.models.serialization_config_data import SerializationConfigData, check_serialization
 
 __all__ = ["WEBHOOK_MAX_LENGTH", "Webhook", "check_webhook"]
 
@@ -19,24 +21,32 @@ class Webhook(Model):
 
     ``headers`` are sent with every delivery, typically a shared secret such as
     ``{"authorization": "<secret>"}``; their values are shown as ``[secure]`` in ``repr()``.
-    ``serialization`` is the 2020 service's optional serialisation config (a plain dict).
+    ``serialization`` is the 2020 service's optional `SerializationConfigData` (a dict is read
+    as one).
     """
 
     url: str | None = field("url", "str")  # where notifications are sent
     headers: dict[str, str] | None = field("headers", "dict(str, str)")  # sent with every delivery
-    serialization: dict[str, Any] | None = field("serialization", "object")  # 2020 config
+    serialization: SerializationConfigData | None = field(  # 2020 config
+        "serialization", "SerializationConfigData", convert=nested(SerializationConfigData)
+    )
     _secret_fields = frozenset({"headers"})
 
     def __init__(
         self,
         url: str | None = None,
         headers: dict[str, str] | None = None,
-        serialization: dict[str, Any] | None = None,
+        serialization: SerializationConfigData | dict[str, Any] | None = None,
     ) -> None:
         self._data = {}
         self.url = url
         self.headers = headers
+        if isinstance(serialization, dict):  # read here: to_dict() keeps no copy of the dict
+            serialization = SerializationConfigData.from_dict(serialization)
         self.serialization = serialization
+
+    def to_dict(self) -> dict[str, Any]:
+        return nested_to_dict(self, super().to_dict(), "serialization")
 
 
 def check_webhook(webhook: Any) -> Webhook:
@@ -44,8 +54,10 @@ def check_webhook(webhook: Any) -> Webhook:
     `Webhook` (a dict of JSON keys is accepted too).
 
     Raises `ApiValueError` when it is missing, has no ``url``, a URL that is not http(s), CR or
-    LF in the URL or a header, or more than `WEBHOOK_MAX_LENGTH` characters of URL plus header
-    names and values; `ApiTypeError` when it, its URL or its headers have the wrong type.
+    LF in the URL or a header, more than `WEBHOOK_MAX_LENGTH` characters of URL plus header
+    names and values, or a ``serialization`` that `check_serialization` refuses (such as
+    ``max_chunk_size`` outside 100 to 10000); `ApiTypeError` when it, its URL, its headers or its
+    serialization have the wrong type.
     """
     if webhook is None:
         raise ApiValueError("Missing the required parameter `webhook` when calling `register_webhook`")
@@ -74,4 +86,5 @@ def check_webhook(webhook: Any) -> Webhook:
             f"Webhook URL plus header names and values is {total} characters; "
             f"the service allows at most {WEBHOOK_MAX_LENGTH}"
         )
+    check_serialization(webhook.serialization)
     return webhook
