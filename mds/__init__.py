@@ -10,7 +10,9 @@ import typing as _typing
 
 from mds._version import __version__
 from mds.api.device_requests_api import DeviceRequestsApi
+from mds.api.endpoints_api import EndpointsApi
 from mds.api.notifications_api import NotificationsApi
+from mds.api.resources_api import ResourcesApi
 from mds.api.subscriptions_api import SubscriptionsApi
 from mds.api_client import ApiClient, AsyncResult
 from mds.configuration import Configuration
@@ -45,15 +47,23 @@ from mds.exceptions import (
 from mds.models import (
     AsyncID,
     AsyncIDResponse,
+    ChannelMetadata,
     DeviceRequest,
     EndpointData,
     NotificationData,
     NotificationMessage,
     Presubscription,
+    RegisterWebsocketChannel,
     ResourcesData,
+    SerializationConfigData,
+    SerializationConfigObjectV2,
     Webhook,
     WebsocketChannel,
 )
+
+# The spec's Resource model under another name: `mds.Resource` is the event class of a resource
+# a device registered (mds.events.Resource) and keeps meaning that.
+from mds.models import Resource as EndpointResource
 
 if _typing.TYPE_CHECKING:
     from mds.async_responses import AsyncResponses
@@ -148,6 +158,7 @@ __all__ = [
     "AsyncResult",
     "BadRequestException",
     "ChannelConflictError",
+    "ChannelMetadata",
     "ClientClosedError",
     "Configuration",
     "ConflictException",
@@ -158,6 +169,8 @@ __all__ = [
     "DeviceRequest",
     "DeviceRequestsApi",
     "EndpointData",
+    "EndpointResource",
+    "EndpointsApi",
     "Event",
     "ForbiddenException",
     "GoneException",
@@ -173,10 +186,14 @@ __all__ = [
     "PayloadTooLargeException",
     "Presubscription",
     "ReconnectPolicy",
+    "RegisterWebsocketChannel",
     "Resource",
     "ResourceChanged",
+    "ResourcesApi",
     "ResourcesData",
     "SenmlRecord",
+    "SerializationConfigData",
+    "SerializationConfigObjectV2",
     "ServiceException",
     "SubscriptionsApi",
     "TlvContainer",

@@ -30,9 +30,23 @@ def test_every_exported_name_resolves_to_its_module() -> None:
         importlib.import_module(module)
 
 
+#: Models exported from `mds` under another name, because `mds.<name>` already meant something
+#: else: `mds.Resource` is the event class of a resource a device registered.
+MODEL_ALIASES = {"Resource": "EndpointResource"}
+
+
 def test_models_importable_from_both_places() -> None:
     for name in mds.models.__all__:
-        assert getattr(mds, name) is getattr(mds.models, name)
+        assert getattr(mds, MODEL_ALIASES.get(name, name)) is getattr(mds.models, name), name
+
+
+def test_resource_keeps_its_meaning_and_the_spec_model_has_an_alias() -> None:
+    from mds.events import Resource
+
+    assert mds.Resource is Resource
+    assert mds.EndpointResource is mds.models.Resource
+    assert mds.EndpointResource.__module__ == "mds.models.resource"
+    assert mds.EndpointResource.from_dict({"uri": "/3303/0/5700"}).uri == "/3303/0/5700"
 
 
 def test_exceptions_reexported_from_rest_as_generated_code_imports_them() -> None:
@@ -42,8 +56,16 @@ def test_exceptions_reexported_from_rest_as_generated_code_imports_them() -> Non
 
 
 def test_every_public_class_has_a_docs_page() -> None:
-    for name in ["NotificationsApi", *mds.models.__all__]:
+    for name in [*mds.api.__all__, *mds.models.__all__]:
         assert (ROOT / "docs" / f"{name}.md").is_file(), name
+
+
+def test_every_api_class_is_exported() -> None:
+    assert set(mds.api.__all__) == {
+        "DeviceRequestsApi", "EndpointsApi", "NotificationsApi", "ResourcesApi", "SubscriptionsApi",
+    }
+    for name in mds.api.__all__:
+        assert getattr(mds, name) is getattr(mds.api, name)
 
 
 def test_dir_lists_the_names_loaded_on_first_use() -> None:

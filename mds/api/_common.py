@@ -25,14 +25,12 @@ def flag(value: bool | None, name: str) -> str | None:
     return "true" if value else "false"
 
 
-def bounded_int(value: Any, name: str, low: int, high: int) -> int | None:
+def bounded_int(value: Any, name: str, low: int, high: int) -> int:
     """An integer query parameter checked against the service's range before sending.
 
-    Returns None when *value* is None. Raises `ApiTypeError` when it is not an int (a bool is
-    not), `ApiValueError` when it is outside ``low..high``.
+    Raises `ApiTypeError` when *value* is not an int (a bool is not), `ApiValueError` when it is
+    outside ``low..high``.
     """
-    if value is None:
-        return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise ApiTypeError(f"{name} must be an integer, got {type(value).__name__}")
     if not low <= value <= high:
