@@ -19,7 +19,7 @@ from mds.async_responses import AsyncResponses
 from mds.emulator import Emulator, ManualClock
 from mds.emulator.pytest_plugin import TEST_TIMINGS
 from mds.events import AsyncResponse, DeviceRegistered, ResourceChanged
-from mds.listener import NotificationListener
+from mds.listener import NotificationListener, ReconnectPolicy
 from servers import wait_until
 
 pytestmark = pytest.mark.timeout(60)
@@ -263,6 +263,87 @@ def test_with_no_channel_in_time_the_request_is_not_sent() -> None:
         with pytest.raises(mds.ApiTimeoutError, match="not open in time"):
             listener.read(DEVICE, TEMPERATURE, timeout=0.2)
         assert device_requests(slow) == []
+
+
+def waiting_request(listener: NotificationListener, errors: list[BaseException],
+                    answers: list[Any], **kwargs: Any) -> threading.Thread:
+    """A started thread that reads the temperature through *listener*."""
+    def read() -> None:
+        try:
+            answers.append(listener.read(DEVICE, TEMPERATURE, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    return thread
+
+
+def test_an_answer_comes_through_a_websocket_reconnection(emu: Emulator,
+                                                          client: mds.ApiClient) -> None:
+    emu.set_online(DEVICE, False)
+    errors: list[BaseException] = []
+    answers: list[Any] = []
+    fast = ReconnectPolicy(initial_delay=0.01, max_delay=0.05)
+    with NotificationListener(client, reconnect=fast) as listener:
+        worker = waiting_request(listener, errors, answers, timeout=20)
+        assert wait_until(lambda: len(device_requests(emu)) == 1, 10)
+        emu.add_fault(websocket="drop")
+        assert wait_until(lambda: listener.stats.reconnects == 1, 10)
+        emu.set_online(DEVICE, True)  # the device answers; the socket is a new one
+        worker.join(10)
+    assert (errors, answers) == ([], [21.5])
+
+
+def test_a_timeout_is_kept_during_a_reconnection_delay(emu: Emulator,
+                                                       client: mds.ApiClient) -> None:
+    fast = ReconnectPolicy(initial_delay=0.01, max_delay=0.05)
+    with NotificationListener(client, reconnect=fast) as listener:
+        emu.set_online(DEVICE, False)
+        # The socket drops, and the service asks for a second's rest before the next one.
+        emu.add_fault(endpoint="GET /v2/notification/websocket-connect", status=429,
+                      headers={"Retry-After": "1"}, count=1)
+        emu.add_fault(websocket="drop")
+        started = time.monotonic()
+        with pytest.raises(mds.ApiTimeoutError):
+            listener.read(DEVICE, TEMPERATURE, timeout=0.3)
+        assert time.monotonic() - started < 0.9
+        emu.set_online(DEVICE, True)
+        late = next(listener)  # after the rest, the socket is back, with the answer
+    assert isinstance(late, AsyncResponse)
+    assert late.value == 21.5
+    assert listener.stats.reconnects == 1
+
+
+def test_a_timeout_is_kept_during_a_long_poll_back_off(emu: Emulator,
+                                                       client: mds.ApiClient) -> None:
+    emu.add_fault(endpoint="GET /v2/notification/pull", status=429,
+                  headers={"Retry-After": "1"}, count=1)
+    with NotificationListener(client, "long-poll") as listener:
+        started = time.monotonic()
+        with pytest.raises(mds.ApiTimeoutError, match="not open in time"):
+            listener.read(DEVICE, TEMPERATURE, timeout=0.3)
+        assert time.monotonic() - started < 0.9
+        assert listener.read(DEVICE, TEMPERATURE) == 21.5  # once the rest is over
+    assert len(device_requests(emu)) == 1
+
+
+def test_a_repeated_answer_is_left_for_iteration(emu: Emulator,
+                                                 listener: NotificationListener) -> None:
+    emu.set_online(DEVICE, False)
+    errors: list[BaseException] = []
+    answers: list[Any] = []
+    worker = waiting_request(listener, errors, answers, timeout=20)
+    assert wait_until(lambda: len(device_requests(emu)) == 1, 10)
+    query = device_requests(emu)[0]["path"].partition("?")[2]
+    async_id = dict(urllib.parse.parse_qsl(query))["async-id"]
+    emu.async_response(async_id, value="first")
+    emu.async_response(async_id, value="again")
+    worker.join(10)
+    assert (errors, answers) == ([], ["first"])
+    again = next(listener)
+    assert isinstance(again, AsyncResponse)
+    assert (again.id, again.value) == (async_id, "again")
 
 
 # -- the stream shared with iteration -----------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, cast
 
 from mds.events import AsyncResponse, events_from_message
@@ -35,11 +35,11 @@ class Registry(Protocol):
     def feed_message(self, message: Any) -> Any: ...
 
 
-def split_answers(batch: Batch, wanted: Mapping[str, object]) -> tuple[list[AsyncResponse],
-                                                                         Batch | None]:
-    """The async responses of *batch* whose ids are in *wanted* (as events, values decoded), and
-    the batch without them: *batch* itself when none is there, a wire dict when some were taken
-    out, None when nothing else is left."""
+def split_answers(batch: Batch, wanted: set[str]) -> tuple[list[AsyncResponse], Batch | None]:
+    """The async responses of *batch* for the ids in *wanted* (as events, values decoded; the
+    first one for each id, whose id is then removed from *wanted*), and the batch without them:
+    *batch* itself when none is there, a wire dict when some were taken out, None when nothing
+    else is left."""
     if isinstance(batch, NotificationMessage):
         if not batch.async_responses:
             return [], batch
@@ -53,7 +53,11 @@ def split_answers(batch: Batch, wanted: Mapping[str, object]) -> tuple[list[Asyn
     others: list[Any] = []
     for item in items:
         ident = item.get("id") if type(item) is dict else None
-        (mine if isinstance(ident, str) and ident in wanted else others).append(item)
+        if isinstance(ident, str) and ident in wanted:
+            wanted.discard(ident)
+            mine.append(item)
+        else:
+            others.append(item)
     if not mine:
         return [], batch
     rest = dict(data)
@@ -181,12 +185,13 @@ class Stream:
                 cond.notify_all()
 
     def _take_answers(self, batch: Batch) -> Batch | None:
-        """Keep the answers to expected ids (the lock is held); the rest of *batch*."""
+        """Keep the answers to the ids still waiting (the lock is held); the rest of *batch*,
+        where a repeated answer stays, for iteration."""
         expected = self._expected
-        answers, rest = split_answers(batch, expected)
+        waiting = {ident for ident, answer in expected.items() if answer is None}
+        answers, rest = split_answers(batch, waiting)
         for answer in answers:
-            if expected.get(answer.id) is None:  # a repeated answer adds nothing
-                expected[answer.id] = answer
+            expected[answer.id] = answer
         return rest
 
     def _fetch(self, timeout: float | None) -> tuple[Batch | None, bool]:

@@ -121,11 +121,8 @@ class WebsocketSource:
             conn = session.connection or self._connect(deadline)
             if conn is None:
                 return None
-            wait = None
-            if deadline is not None:
-                wait = deadline - time.monotonic()
-                if wait <= 0:
-                    return None
+            # Past the deadline, still take a frame that is already there.
+            wait = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             try:
                 batch = parse_frame_dict(conn.recv_raw(wait))
             except ApiTimeoutError:  # *wait* passed (the frame, if one is coming, stays queued)
