@@ -18,8 +18,19 @@ from typing import IO, Any
 import pytest
 
 import mds
-from mds.cli import EXIT_AUTH, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, event_to_json, format_event, main
-from mds.cli._listen import Forwarder
+from mds.cli import (
+    EXIT_AUTH,
+    EXIT_DEVICE_ERROR,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
+    event_to_json,
+    format_event,
+    main,
+)
+from mds.cli._listen import Forwarder, describe_rules
+from mds.cli._options import subscription_rule
 from mds.emulator import Emulator
 from mds.emulator.pytest_plugin import TEST_TIMINGS
 from mds.events import (
@@ -201,8 +212,12 @@ def test_demo_exits_0_and_prints_events() -> None:
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 15
     for text in ("DeviceRegistered", "ResourceChanged", "21.5", "'open'", "TLV",
-                 "AsyncResponse", "DeviceDeregistered", "Received 9 events"):
+                 "AsyncResponse", "DeviceDeregistered", "Received 9 events",
+                 "pre-subscriptions set: type=Thermostat,/3303/*; type=Light; ep=door-*",
+                 "AsyncResponse       ", "status 200 = 'Cel'",
+                 "Not sent: thermostat-01 changed /3/0/9 (battery)"):
         assert text in result.stdout
+    assert "/3/0/9 =" not in result.stdout  # the unsubscribed change never arrived
     assert result.stderr == ""
 
 
@@ -355,3 +370,151 @@ def test_demo_in_process_stopped_by_sigterm_exits_0(capsys: pytest.CaptureFixtur
         timer.join()
     assert "mds: stopped" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGTERM) is before  # put back as it was
+
+
+# -- mds request ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def device(mds_emulator: Emulator) -> Emulator:
+    """The emulator with one thermostat on it."""
+    mds_emulator.register_device("thermostat-01", ept="Thermostat", resources={
+        "/3303/0/5700": 21.5, "/3303/0/5701": "Cel", "/3/0/4": None,
+        "/3311/0": {"ct": "application/json", "value": {"on": True}},
+        "/3/0/6": {"ct": "application/octet-stream", "payload_b64": "AAE="}})
+    return mds_emulator
+
+
+def run_request(emu: Emulator, *args: str) -> subprocess.CompletedProcess[str]:
+    """``mds request ARGS`` with the emulator's URL and key in the environment."""
+    return run_mds("request", *args, MDS_API_KEY=emu.api_key, MDS_HOST=emu.url)
+
+
+def test_request_prints_the_decoded_answer(device: Emulator) -> None:
+    read = run_request(device, "thermostat-01", "/3303/0/5700")
+    assert (read.returncode, read.stdout, read.stderr) == (0, "21.5\n", "")
+    written = run_request(device, "thermostat-01", "3303/0/5701", "--method", "put",
+                      "--payload", "Fahrenheit")
+    assert written.returncode == 0, written.stderr
+    assert written.stdout == ""
+    assert "status 200, no payload" in written.stderr
+    assert device.device("thermostat-01")["resources"]["/3303/0/5701"]["value"] == "Fahrenheit"
+    # Another key (devices are shared), whose channel is a long poll.
+    as_json = run_mds("request", "thermostat-01", "/3311/0", "--json", "--channel", "long-poll",
+                      MDS_API_KEY="ak_another_key", MDS_HOST=device.url)
+    answer = json.loads(as_json.stdout)
+    assert (answer["type"], answer["status"], answer["value"]) == ("AsyncResponse", 200,
+                                                                    {"on": True})
+    json_value = run_request(device, "thermostat-01", "/3311/0")
+    assert json.loads(json_value.stdout) == {"on": True}
+    binary = run_request(device, "thermostat-01", "/3/0/6")
+    assert binary.stdout == '"AAE="\n'  # bytes, as base64 JSON text
+    device.on_execute("thermostat-01", "/3/0/4", lambda payload: b"rebooting in " + payload)
+    executed = run_mds("request", "thermostat-01", "/3/0/4", "--method", "POST", "--payload", "5",
+                       "--api-key", device.api_key, "--host", device.url)
+    assert executed.stdout == "rebooting in 5\n"
+    assert device.executions("thermostat-01")[0]["payload_b64"] == "NQ=="
+
+
+def test_request_failures_have_their_exit_codes(device: Emulator) -> None:
+    device.on_execute("thermostat-01", "/3/0/4", "not now", status=503)
+    refused = run_request(device, "thermostat-01", "/3/0/4", "--method", "POST")
+    assert refused.returncode == EXIT_DEVICE_ERROR
+    assert "POST /3/0/4 on thermostat-01 failed: status 503" in refused.stderr
+    assert "not now" in refused.stderr
+    refused_json = run_request(device, "thermostat-01", "/3/0/4", "--method", "POST", "--json")
+    assert json.loads(refused_json.stdout)["status"] == 503
+    unknown = run_request(device, "no-such-device", "/3303/0/5700")
+    assert unknown.returncode == EXIT_FAILURE
+    assert "DEVICE_NOT_FOUND" in unknown.stderr
+    device.set_online("thermostat-01", False)
+    silent = run_request(device, "thermostat-01", "/3303/0/5700", "--timeout", "0.3")
+    assert silent.returncode == EXIT_TIMEOUT
+    assert "no answer to GET /3303/0/5700 on thermostat-01 within 0.3 s" in silent.stderr
+    assert device.api_key not in refused.stderr + unknown.stderr + silent.stderr
+
+
+def test_request_usage_and_refusals(capsys: pytest.CaptureFixture[str],
+                                    device: Emulator) -> None:
+    for argv, complaint in [
+            (["request", "d", "/1/0/1", "--api-key", "ak_x", "--method", "PATCH"], "--method"),
+            (["request", "d", "/1/0/1", "--api-key", "ak_x", "--timeout", "0"], "more than 0"),
+            (["request", "d", "/1/0/1", "--api-key", "ak_x", "--timeout", "soon"], "seconds"),
+            (["request", "d", "/1/0/1#x", "--api-key", "ak_x"], "'#'"),
+            (["request", "d", "/1/0/1"], "MDS_API_KEY")]:
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == EXIT_USAGE
+        err = capsys.readouterr().err
+        assert complaint in err
+        assert err.startswith("usage: mds request")
+    assert device.requests() == []
+    assert main(["request", "thermostat-01", "/3303/0/5700", "--host", device.url,
+                 "--api-key", "not-an-api-key"]) == EXIT_AUTH
+    assert "refused" in capsys.readouterr().err
+    mds.NotificationsApi(mds.ApiClient(mds.Configuration(
+        host=device.url, api_key=device.api_key))).long_poll_notifications()
+    assert main(["request", "thermostat-01", "/3303/0/5700", "--host", device.url,
+                 "--api-key", device.api_key]) == EXIT_FAILURE
+    err = capsys.readouterr().err
+    assert "long-poll channel, where the answer would go" in err
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs POSIX signals")
+def test_request_interrupted_exits_0(capsys: pytest.CaptureFixture[str], device: Emulator) -> None:
+    device.set_online("thermostat-01", False)
+    main_thread = threading.main_thread().ident
+    assert main_thread is not None
+    timer = threading.Timer(0.5, signal.pthread_kill, (main_thread, signal.SIGTERM))
+    timer.start()
+    try:
+        assert main(["request", "thermostat-01", "/3303/0/5700", "--host", device.url,
+                     "--api-key", device.api_key]) == EXIT_OK
+    finally:
+        timer.join()
+    assert "mds: stopped" in capsys.readouterr().err
+
+
+# -- mds listen --subscribe ----------------------------------------------------------------------
+
+def test_listen_subscribe_sets_the_rules_first(mds_emulator: Emulator, listen: Callable[..., Any],
+                                               mds_client: mds.ApiClient) -> None:
+    proc, out, err = listen("--host", mds_emulator.url, "--api-key", mds_emulator.api_key,
+                            "--subscribe", "type=Thermostat,/3303/*",
+                            "--subscribe", "ep=door-*")
+    err.wait(lambda lines: any("pre-subscriptions set" in line for line in lines))
+    assert mds.SubscriptionsApi(mds_client).get_pre_subscriptions() == [
+        mds.Presubscription(endpoint_type="Thermostat", resource_path=["/3303/*"]),
+        mds.Presubscription(endpoint_name="door-*")]
+    wait_connected(mds_emulator)
+    mds_emulator.register_device("thermostat-01", ept="Thermostat",
+                                 resources={"/3303/0/5700": 20, "/3/0/9": 90})
+    mds_emulator.set_resource("thermostat-01", "/3/0/9", 87)  # no rule: not sent
+    mds_emulator.set_resource("thermostat-01", "/3303/0/5700", 21.5)
+    lines = out.wait(lambda lines: len(lines) >= 2)
+    assert lines[0].startswith("registered")
+    assert "/3303/0/5700 = 21.5" in lines[1]
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(10) == 0
+    assert len(out.join()) == 2
+    assert "type=Thermostat,/3303/*; ep=door-*" in "\n".join(err.join())
+
+
+def test_subscribe_patterns_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    for pattern, complaint in [("bad", "'bad' in 'bad' is not a resource path"),
+                               ("ep=a,ep=b", "ep= given twice"),
+                               ("type=", "is not a resource path"),
+                               ("ep=a*b", "'*' is allowed only at the end")]:
+        with pytest.raises(SystemExit) as info:
+            main(["listen", "--api-key", "ak_x", "--subscribe", pattern])
+        assert info.value.code == EXIT_USAGE
+        err = capsys.readouterr().err
+        assert complaint in err
+        assert err.startswith("usage: mds listen")
+
+
+def test_subscription_rules_read_as_patterns() -> None:
+    assert subscription_rule("/3303/*") == {"resource-path": ["/3303/*"]}
+    assert subscription_rule(" ep=node* , type=Sensor ,/3/0/9,/1/*") == {
+        "endpoint-name": "node*", "endpoint-type": "Sensor", "resource-path": ["/3/0/9", "/1/*"]}
+    assert describe_rules([]) == "none (every rule removed)"
+    assert describe_rules([mds.Presubscription()]) == "everything"

@@ -7,12 +7,26 @@ import threading
 from types import FrameType
 from typing import Any
 
-__all__ = ["EXIT_AUTH", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "SigtermAsInterrupt"]
+__all__ = [
+    "EXIT_AUTH",
+    "EXIT_DEVICE_ERROR",
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "EXIT_TIMEOUT",
+    "EXIT_USAGE",
+    "SigtermAsInterrupt",
+]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+#: The API key was refused (401, 403, websocket close 1008).
 EXIT_AUTH = 3
+#: ``mds request``: the answer's status is 300 or more (the device refused, or the service could
+#: not deliver the request: ``REQUEST_EXPIRED``, ``NOT_CONNECTED``, ...).
+EXIT_DEVICE_ERROR = 4
+#: ``mds request``: no answer within ``--timeout``.
+EXIT_TIMEOUT = 5
 
 
 class Terminated(KeyboardInterrupt):

@@ -7,24 +7,24 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["event_to_json", "format_event"]
+__all__ = ["event_to_json", "format_event", "jsonable"]
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """*value* as plain JSON data: bytes become base64, mappings dicts, dataclasses dicts."""
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode("ascii")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     to_dict = getattr(value, "to_dict", None)
     if callable(to_dict):
-        return _jsonable(to_dict())
+        return jsonable(to_dict())
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     isoformat = getattr(value, "isoformat", None)
     if callable(isoformat):
         return isoformat()
@@ -36,7 +36,7 @@ def event_to_json(event: Any) -> dict[str, Any]:
     base64, ``value`` the decoded value as JSON data."""
     data: dict[str, Any] = {"type": type(event).__name__}
     for f in dataclasses.fields(event):
-        data[f.name] = _jsonable(getattr(event, f.name))
+        data[f.name] = jsonable(getattr(event, f.name))
     return data
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -14,27 +13,25 @@ from typing import Any, TextIO
 import urllib3
 
 from mds.api_client import ApiClient
-from mds.cli._exit import EXIT_AUTH, EXIT_FAILURE, EXIT_OK, SigtermAsInterrupt
+from mds.cli._exit import EXIT_OK, SigtermAsInterrupt
 from mds.cli._format import event_to_json, format_event
-from mds.configuration import Configuration
-from mds.exceptions import (
-    ApiException,
-    ChannelConflictError,
-    ForbiddenException,
-    UnauthorizedException,
+from mds.cli._options import (
+    add_connection_arguments,
+    add_subscribe_argument,
+    explain_failure,
 )
+from mds.cli._options import configuration as configuration_of
+from mds.exceptions import ApiException, ApiValueError
 from mds.listener import NotificationListener
+from mds.models import Presubscription
 
-__all__ = ["Forwarder", "add_arguments", "listen", "logging_to"]
+__all__ = ["Forwarder", "add_arguments", "describe_rules", "listen", "listener_of", "logging_to"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``mds listen``."""
-    parser.add_argument("--host", default=None,
-                        help="service URL (default: $MDS_HOST, else the public service)")
-    parser.add_argument("--api-key", default=None, help="API key (default: $MDS_API_KEY)")
-    parser.add_argument("--channel", choices=("websocket", "long-poll"), default="websocket",
-                        help="how to receive (default: websocket)")
+    add_connection_arguments(parser)
+    add_subscribe_argument(parser)
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object per event and line")
     parser.add_argument("--forward-to", metavar="URL", default=None,
@@ -42,9 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "the service would; its answers are reported on stderr")
     parser.add_argument("--forward-header", metavar="NAME:VALUE", action="append", default=[],
                         help="header sent with every forwarded batch (repeatable)")
-    parser.add_argument("--replace-existing", action="store_true",
-                        help="delete a channel of another type that is in the way")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log connection details")
 
 
 @contextmanager
@@ -118,21 +112,20 @@ def listen(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextI
            err: TextIO) -> int:
     """Run ``mds listen`` with the parsed *args*; returns the exit code (bad usage exits 2
     through *parser*)."""
-    key = args.api_key or os.environ.get("MDS_API_KEY")
-    if not key:
-        parser.error("an API key is needed: pass --api-key or set MDS_API_KEY")
-    host = args.host or os.environ.get("MDS_HOST") or None
+    configuration = configuration_of(args, parser)
     headers = _parse_headers(args.forward_header, parser)
     if args.forward_to and not args.forward_to.lower().startswith(("http://", "https://")):
         parser.error("--forward-to must be an http:// or https:// URL")
-    configuration = Configuration(host=host, api_key=key)
+    listener = listener_of(args, parser, ApiClient(configuration))
     forwarder = Forwarder(args.forward_to, headers, err) if args.forward_to else None
     try:
-        with SigtermAsInterrupt(), logging_to(err, args.verbose), ApiClient(configuration) as client:
+        with SigtermAsInterrupt(), logging_to(err, args.verbose), listener.api_client:
             print(f"mds: listening on {configuration.host} ({args.channel}); Ctrl-C to stop",
                   file=err, flush=True)
-            with NotificationListener(client, args.channel,
-                                      replace_existing=args.replace_existing) as listener:
+            with listener:
+                if listener.subscribe is not None:
+                    print(f"mds: pre-subscriptions set: {describe_rules(listener.subscribe)}",
+                          file=err, flush=True)
                 for message in listener.messages():
                     for event in message.events():
                         if args.json:
@@ -147,18 +140,32 @@ def listen(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextI
     except KeyboardInterrupt:
         print("mds: stopped", file=err, flush=True)
         return EXIT_OK
-    except (UnauthorizedException, ForbiddenException) as exc:
-        print(f"mds: the API key was refused ({exc.status or 'websocket 1008'}): {exc.reason}. "
-              "Check --api-key / MDS_API_KEY and --host / MDS_HOST.", file=err, flush=True)
-        return EXIT_AUTH
-    except ChannelConflictError as exc:
-        print(f"mds: this API key already has a {exc.channel or 'different'} channel. "
-              "Pass --replace-existing to delete it (its queued notifications are lost), or "
-              "stop the other consumer.", file=err, flush=True)
-        return EXIT_FAILURE
     except ApiException as exc:
-        print(f"mds: {type(exc).__name__}: {exc}", file=err, flush=True)
-        return EXIT_FAILURE
+        return explain_failure(exc, err)
     finally:
         if forwarder is not None:
             forwarder.close()
+
+
+def listener_of(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                client: ApiClient) -> NotificationListener:
+    """The listener the options ask for (``--channel``, ``--replace-existing``,
+    ``--subscribe``); rules beyond the service's limits exit 2 through *parser*."""
+    try:
+        return NotificationListener(client, args.channel, replace_existing=args.replace_existing,
+                                    subscribe=args.subscribe)
+    except ApiValueError as exc:
+        client.close()
+        parser.error(f"--subscribe: {exc}")
+
+
+def describe_rules(rules: list[Presubscription]) -> str:
+    """Pre-subscription rules as the ``--subscribe`` patterns that make them."""
+    if not rules:
+        return "none (every rule removed)"
+    patterns = []
+    for rule in rules:
+        parts = ([f"ep={rule.endpoint_name}"] if rule.endpoint_name else []) + (
+            [f"type={rule.endpoint_type}"] if rule.endpoint_type else []) + rule.resource_path
+        patterns.append(",".join(parts) or "everything")
+    return "; ".join(patterns)

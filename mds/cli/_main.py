@@ -1,4 +1,4 @@
-"""The ``mds`` command's entry point: the parser of its three commands, and `main`."""
+"""The ``mds`` command's entry point: the parser of its four commands, and `main`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from mds.cli._demo import run_demo
 from mds.cli._exit import EXIT_OK, SigtermAsInterrupt
 from mds.cli._listen import add_arguments as add_listen_arguments
 from mds.cli._listen import listen
+from mds.cli._request import add_arguments as add_request_arguments
+from mds.cli._request import request as request_command
 from mds.emulator._cli import add_arguments as add_emulator_arguments
 from mds.emulator._cli import run as run_emulator
 
@@ -21,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mds",
         description="Device Management Notifications API: client tools.",
-        epilog="Start with 'mds demo' to see notifications flow without an account.",
+        epilog="Start with 'mds demo' to see the whole loop without an account.",
     )
     parser.add_argument("--version", action="version", version=f"mds-client {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -36,10 +38,25 @@ def _parser() -> argparse.ArgumentParser:
 
     listen = commands.add_parser(
         "listen", help="print the notifications of an API key as they arrive",
-        description="Listen for notifications and print one line per event. The API key and "
-        "host may also come from MDS_API_KEY and MDS_HOST.",
+        description="Listen for notifications and print one line per event. With --subscribe, "
+        "set the key's pre-subscription rules first (they replace the rules it had). The API "
+        "key and host may also come from MDS_API_KEY and MDS_HOST.",
     )
     add_listen_arguments(listen)
+    listen.set_defaults(subparser=listen)
+
+    request = commands.add_parser(
+        "request", help="send a device request and print the device's answer",
+        description="Read (GET), write (PUT), execute (POST) or delete (DELETE) a resource of a "
+        "device: the request goes through the Device Management Connect API and the answer "
+        "comes back on the API key's notification channel, which this command opens (it takes "
+        "the websocket channel over from another consumer of the key while it runs). Prints "
+        "the decoded answer. Exit codes: 0 answered, 1 failure, 2 bad usage, 3 key refused, "
+        "4 the device or service answered with an error status, 5 no answer within --timeout. "
+        "The API key and host may also come from MDS_API_KEY and MDS_HOST.",
+    )
+    add_request_arguments(request)
+    request.set_defaults(subparser=request)
 
     emulator = commands.add_parser(
         "emulator", help="run a local emulator of the Notifications service",
@@ -67,4 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("mds: stopped", file=err, flush=True)
             return EXIT_OK
-    return listen(args, parser, out, err)
+    # Usage errors found after parsing are reported with the command's own usage line.
+    if args.command == "request":
+        return request_command(args, args.subparser, out, err)
+    return listen(args, args.subparser, out, err)
