@@ -419,7 +419,7 @@ def test_request_failures_have_their_exit_codes(device: Emulator) -> None:
     device.on_execute("thermostat-01", "/3/0/4", "not now", status=503)
     refused = run_request(device, "thermostat-01", "/3/0/4", "--method", "POST")
     assert refused.returncode == EXIT_DEVICE_ERROR
-    assert "POST /3/0/4 on thermostat-01 failed: status 503" in refused.stderr
+    assert "POST /3/0/4 on thermostat-01 failed: status 503 NOT_CONNECTED" in refused.stderr
     assert "not now" in refused.stderr
     refused_json = run_request(device, "thermostat-01", "/3/0/4", "--method", "POST", "--json")
     assert json.loads(refused_json.stdout)["status"] == 503

@@ -115,10 +115,13 @@ def request(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Text
 
 
 def _failure(exc: AsyncResponseError) -> str:
-    """Status, error name and payload of a failed answer, in words."""
+    """Status, reason, what it means and the payload of a failed answer, in words."""
     text = f"status {exc.status}"
-    if exc.error:
-        text += f" {exc.error}"
+    name = exc.error or exc.reason
+    if name:
+        text += f" {name}"
+    if exc.description:
+        text += f" ({exc.description})"
     response = exc.response
     if getattr(response, "payload", b""):
         text += f": {value_text(response)}"
