@@ -50,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Read (GET), write (PUT), execute (POST) or delete (DELETE) a resource of a "
         "device: the request goes through the Device Management Connect API and the answer "
         "comes back on the API key's notification channel, which this command opens (it takes "
-        "the websocket channel over from another consumer of the key while it runs). Prints "
+        "the websocket channel over from another consumer of the key while it runs; a long "
+        "poll makes its channel with a first poll, which the service may hold for 30 s). Prints "
         "the decoded answer. Exit codes: 0 answered, 1 failure, 2 bad usage, 3 key refused, "
         "4 the device or service answered with an error status, 5 no answer within --timeout. "
         "The API key and host may also come from MDS_API_KEY and MDS_HOST.",
