@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from mds._types import UNSET, TimeoutArg
+from mds.api._common import is_async
 from mds.api_client import ApiClient, Operation
 from mds.exceptions import ApiValueError
 from mds.models import (
@@ -54,11 +55,6 @@ GET_CHANNEL_METADATA = Operation(
     "get_channel_metadata", "GET", "/v2/notification/channel", {200: ChannelMetadata},
     accept="application/json",
 )
-
-
-def _async(async_req: bool, asynchronous: bool | None) -> bool:
-    # ``asynchronous`` is the name the service's earlier client used.
-    return bool(async_req or asynchronous)
 
 
 class NotificationsApi:
@@ -112,7 +108,7 @@ class NotificationsApi:
         """`register_webhook`, returning ``(None, status, headers)``."""
         webhook = check_webhook(webhook)
         return self.api_client.call_operation(
-            REGISTER_WEBHOOK, body=webhook, async_req=_async(async_req, asynchronous),
+            REGISTER_WEBHOOK, body=webhook, async_req=is_async(async_req, asynchronous),
             _return_http_data_only=_return_http_data_only, _preload_content=_preload_content,
             _request_timeout=_request_timeout,
         )
@@ -149,7 +145,7 @@ class NotificationsApi:
     ) -> Any:
         """`get_webhook`, returning ``(Webhook, status, headers)``."""
         return self.api_client.call_operation(
-            GET_WEBHOOK, async_req=_async(async_req, asynchronous),
+            GET_WEBHOOK, async_req=is_async(async_req, asynchronous),
             _return_http_data_only=_return_http_data_only, _preload_content=_preload_content,
             _request_timeout=_request_timeout,
         )
@@ -185,7 +181,7 @@ class NotificationsApi:
     ) -> Any:
         """`deregister_webhook`, returning ``(None, status, headers)``."""
         return self.api_client.call_operation(
-            DEREGISTER_WEBHOOK, async_req=_async(async_req, asynchronous),
+            DEREGISTER_WEBHOOK, async_req=is_async(async_req, asynchronous),
             _return_http_data_only=_return_http_data_only, _preload_content=_preload_content,
             _request_timeout=_request_timeout,
         )
@@ -227,7 +223,7 @@ class NotificationsApi:
     ) -> Any:
         """`long_poll_notifications`, returning ``(NotificationMessage, status, headers)``."""
         return self.api_client.call_operation(
-            LONG_POLL_NOTIFICATIONS, async_req=_async(async_req, asynchronous),
+            LONG_POLL_NOTIFICATIONS, async_req=is_async(async_req, asynchronous),
             _return_http_data_only=_return_http_data_only, _preload_content=_preload_content,
             _request_timeout=_request_timeout,
         )
@@ -266,7 +262,7 @@ class NotificationsApi:
     ) -> Any:
         """`delete_long_poll_channel`, returning ``(text, status, headers)``."""
         return self.api_client.call_operation(
-            DELETE_LONG_POLL_CHANNEL, async_req=_async(async_req, asynchronous),
+            DELETE_LONG_POLL_CHANNEL, async_req=is_async(async_req, asynchronous),
             _return_http_data_only=_return_http_data_only, _preload_content=_preload_content,
             _request_timeout=_request_timeout,
         )
@@ -315,7 +311,7 @@ class NotificationsApi:
         config = check_serialization(serialization)
         body = RegisterWebsocketChannel(config) if config is not None else None
         return self.api_client.call_operation(
-            REGISTER_WEBSOCKET, body=body, async_req=_async(async_req, asynchronous),
+            REGISTER_WEBSOCKET, body=body, async_req=is_async(async_req, asynchronous),
             _return_http_data_only=_return_http_data_only, _preload_content=_preload_content,
             _request_timeout=_request_timeout,
         )
@@ -351,7 +347,7 @@ class NotificationsApi:
     ) -> Any:
         """`get_websocket`, returning ``(WebsocketChannel, status, headers)``."""
         return self.api_client.call_operation(
-            GET_WEBSOCKET, async_req=_async(async_req, asynchronous),
+            GET_WEBSOCKET, async_req=is_async(async_req, asynchronous),
             _return_http_data_only=_return_http_data_only, _preload_content=_preload_content,
             _request_timeout=_request_timeout,
         )
@@ -387,7 +383,7 @@ class NotificationsApi:
     ) -> Any:
         """`delete_websocket`, returning ``(None, status, headers)``."""
         return self.api_client.call_operation(
-            DELETE_WEBSOCKET, async_req=_async(async_req, asynchronous),
+            DELETE_WEBSOCKET, async_req=is_async(async_req, asynchronous),
             _return_http_data_only=_return_http_data_only, _preload_content=_preload_content,
             _request_timeout=_request_timeout,
         )
@@ -426,7 +422,7 @@ class NotificationsApi:
     ) -> Any:
         """`get_channel_metadata`, returning ``(ChannelMetadata, status, headers)``."""
         return self.api_client.call_operation(
-            GET_CHANNEL_METADATA, async_req=_async(async_req, asynchronous),
+            GET_CHANNEL_METADATA, async_req=is_async(async_req, asynchronous),
             _return_http_data_only=_return_http_data_only, _preload_content=_preload_content,
             _request_timeout=_request_timeout,
         )
@@ -476,7 +472,7 @@ class NotificationsApi:
         if connection is None or upgrade is None:
             raise ApiValueError("Missing the required parameters `connection` and `upgrade`")
         client = self.api_client
-        if _async(async_req, asynchronous):
+        if is_async(async_req, asynchronous):
             return client.submit(
                 self.connect_websocket_with_http_info, connection, upgrade, sec_web_socket_protocol,
                 subprotocol_auth=subprotocol_auth, _return_http_data_only=_return_http_data_only,
