@@ -37,7 +37,7 @@ def blocks() -> list[Any]:
 def test_docs_have_examples() -> None:
     names = {p.id.rsplit("-", 1)[0] for p in blocks()}
     assert {"README.md", "NotificationsApi.md", "Webhook.md", "Emulator.md"} <= names
-    assert sum(1 for p in blocks() if p.id.startswith("NotificationsApi.md")) == 9
+    assert sum(1 for p in blocks() if p.id.startswith("NotificationsApi.md")) == 10
 
 
 def _prepare(code: str, emu: Emulator, receiver: ScriptedServer) -> None:
@@ -48,7 +48,8 @@ def _prepare(code: str, emu: Emulator, receiver: ScriptedServer) -> None:
         api = mds.NotificationsApi(client)
         if method in ("get_webhook", "deregister_webhook"):
             api.register_webhook(mds.Webhook(receiver.url + "/hook", {"authorization": "x"}))
-        elif method in ("get_websocket", "delete_websocket", "connect_websocket"):
+        elif method in ("get_websocket", "delete_websocket", "connect_websocket",
+                        "get_channel_metadata"):
             api.register_websocket()
 
 
