@@ -31,6 +31,14 @@ events can go in sets and be dict keys whatever they hold. Events may be read fr
 threads: the first reads agree, and a value that can be changed (a JSON object, a list) is one
 object for every reader.
 
+Every event also carries what a channel registered with the 2020 ``serialization`` ``cfg``
+flags adds to its items (``include_original_ep``, ``include_uid``, ``include_timestamp``):
+``original_id`` (``original-ep``, the endpoint name the device registered with), ``uid`` (a
+message id, for spotting an item delivered twice; a non-string one is kept as its ``str()``)
+and ``timestamp`` (when the service queued the item, as sent), each None when not sent. They
+come after the other fields, so events built positionally read as before; they take part in
+equality, and ``timestamp``, sent as anything, like ``value`` not in the hash.
+
 *message* may be a wire dict (as ``json.loads`` gives it) or an object with a ``to_dict()``
 method that returns one, such as `mds.models.NotificationMessage`; this module knows nothing of
 the models, which sit above it.
@@ -99,8 +107,8 @@ class _PayloadEvent(Event):
     every slot filled and ``_pending`` None from the start.
     """
 
-    __slots__ = ("_content_type", "_error", "_index", "_max_age", "_payload", "_pending",
-                 "_value")
+    __slots__ = ("_content_type", "_error", "_index", "_max_age", "_original_id", "_payload",
+                 "_pending", "_timestamp", "_uid", "_value")
 
     #: the message key of the items this event is read from, for error texts
     _KEY: ClassVar[str]
@@ -112,6 +120,9 @@ class _PayloadEvent(Event):
     _error: str | None
     _pending: str | None
     _index: int
+    _original_id: str | None
+    _uid: str | None
+    _timestamp: Any
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The decoded fields, in the order of __init__: a copy or an unpickled event is built
@@ -119,7 +130,8 @@ class _PayloadEvent(Event):
         return (type(self), tuple(getattr(self, f.name) for f in fields(self)))  # type: ignore[arg-type]
 
     def __setstate__(self, state: list[Any]) -> None:
-        # An event pickled by mds 1.0, a slotted dataclass then: its fields' values in order.
+        # An event pickled by mds 1.0, a slotted dataclass then: its fields' values in order
+        # (without the fields added since, which take their defaults).
         type(self).__init__(self, *state)
 
 
@@ -232,6 +244,8 @@ class ResourceChanged(_PayloadEvent):
     type (see `mds.decode_payload`), or None when it could not be decoded (``error`` says why;
     ``payload`` is then ``b""`` if the base64 was bad). Both are decoded when one of ``payload``,
     ``value`` and ``error`` is first read. ``max_age`` is in seconds, None when not sent.
+    ``original_id``, ``uid`` and ``timestamp`` are None unless the channel's ``cfg`` asked for
+    them (see the module's docstring).
     """
 
     __slots__ = ("_device_id", "_path")
@@ -244,6 +258,9 @@ class ResourceChanged(_PayloadEvent):
     payload: bytes
     value: Any = field(default=None, hash=False)
     error: str | None = None
+    original_id: str | None = None
+    uid: str | None = None
+    timestamp: Any = field(default=None, hash=False)
 
     def __init__(
         self,
@@ -254,6 +271,9 @@ class ResourceChanged(_PayloadEvent):
         payload: bytes,
         value: Any = None,
         error: str | None = None,
+        original_id: str | None = None,
+        uid: str | None = None,
+        timestamp: Any = None,
     ) -> None:
         self._device_id = device_id
         self._path = path
@@ -262,6 +282,9 @@ class ResourceChanged(_PayloadEvent):
         self._payload = payload
         self._value = value
         self._error = error
+        self._original_id = original_id
+        self._uid = uid
+        self._timestamp = timestamp
         self._pending = None
 
 
@@ -283,13 +306,32 @@ class Resource:
         return tuple(self.resource_type.split()) if self.resource_type else ()
 
 
+_R = TypeVar("_R", bound=Event)
+
+
+def _loads_older_pickles(cls: type[_R]) -> type[_R]:
+    """Let the slotted dataclass *cls* unpickle the field values of an earlier release, which
+    had fewer fields: the missing ones, added at the end since, take their defaults.
+
+    Set after ``@dataclass`` has run, since Python 3.10's ``slots=True`` replaces a
+    ``__setstate__`` defined in the class body."""
+
+    def setstate(self: Any, state: list[Any]) -> None:
+        for index, f in enumerate(fields(cls)):  # type: ignore[arg-type]
+            object.__setattr__(self, f.name, state[index] if index < len(state) else f.default)
+
+    cls.__setstate__ = setstate  # type: ignore[attr-defined]
+    return cls
+
+
+@_loads_older_pickles
 @dataclass(frozen=True, slots=True)
 class DeviceRegistered(Event):
     """A device registered (an item of ``registrations``).
 
     ``endpoint_type`` is ``ept``, ``original_id`` the device's own endpoint name
     (``original-ep``), ``queue_mode`` is ``q`` (False when not sent), ``resources`` a tuple of
-    `Resource`.
+    `Resource`; ``uid`` and ``timestamp`` as in `DeviceDeregistered`.
     """
 
     device_id: str
@@ -298,8 +340,11 @@ class DeviceRegistered(Event):
     queue_mode: bool = False
     resources: tuple[Resource, ...] = ()
     error: str | None = None
+    uid: str | None = None
+    timestamp: Any = field(default=None, hash=False)
 
 
+@_loads_older_pickles
 @dataclass(frozen=True, slots=True)
 class DeviceRegistrationUpdated(Event):
     """A device updated its registration (an item of ``reg-updates``); fields as in
@@ -311,6 +356,8 @@ class DeviceRegistrationUpdated(Event):
     queue_mode: bool = False
     resources: tuple[Resource, ...] = ()
     error: str | None = None
+    uid: str | None = None
+    timestamp: Any = field(default=None, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,13 +366,14 @@ class DeviceDeregistered(Event):
 
     The item is a device id, or, with the 2020 ``deregistrations_as_object`` option, an object
     that may also carry ``original-ep``, ``uid`` (a message id, for spotting duplicates) and
-    ``timestamp`` (when the service queued it), kept here as sent.
+    ``timestamp`` (when the service queued it), kept here as sent (``timestamp`` is left out of
+    the hash, as every event's is).
     """
 
     device_id: str
     original_id: str | None = None
     uid: str | None = None
-    timestamp: Any = None
+    timestamp: Any = field(default=None, hash=False)
     error: str | None = None
 
 
@@ -337,7 +385,7 @@ class DeviceRegistrationExpired(Event):
     device_id: str
     original_id: str | None = None
     uid: str | None = None
-    timestamp: Any = None
+    timestamp: Any = field(default=None, hash=False)
     error: str | None = None
 
 
@@ -348,7 +396,8 @@ class AsyncResponse(_PayloadEvent):
 
     ``id`` is the async request id; ``status`` the device's (or the service's) status code,
     0 when missing; ``error`` the service's error text (``"TIMEOUT"``), or what was wrong with
-    the item; ``payload``/``value`` as in `ResourceChanged` (``value`` None without a payload).
+    the item; ``payload``/``value``, ``original_id``, ``uid`` and ``timestamp`` as in
+    `ResourceChanged` (``value`` None without a payload).
     """
 
     __slots__ = ("_id", "_status")
@@ -361,6 +410,9 @@ class AsyncResponse(_PayloadEvent):
     max_age: int | None = None
     payload: bytes = b""
     value: Any = field(default=None, hash=False)
+    original_id: str | None = None
+    uid: str | None = None
+    timestamp: Any = field(default=None, hash=False)
 
     def __init__(
         self,
@@ -371,6 +423,9 @@ class AsyncResponse(_PayloadEvent):
         max_age: int | None = None,
         payload: bytes = b"",
         value: Any = None,
+        original_id: str | None = None,
+        uid: str | None = None,
+        timestamp: Any = None,
     ) -> None:
         self._id = id
         self._status = status
@@ -379,6 +434,9 @@ class AsyncResponse(_PayloadEvent):
         self._max_age = max_age
         self._payload = payload
         self._value = value
+        self._original_id = original_id
+        self._uid = uid
+        self._timestamp = timestamp
         self._pending = None
 
     @property
@@ -450,6 +508,22 @@ def _optional_str(item: dict[str, Any], key: str, problems: list[str]) -> str | 
     return None
 
 
+def _cfg_keys(item: dict[str, Any], problems: list[str]) -> tuple[str | None, str | None, Any]:
+    """``(original_id, uid, timestamp)`` of an item, the keys the ``cfg`` flags add: None when
+    not sent; an ``original-ep`` that is not a string is added to *problems*, a ``uid`` that
+    is not one is kept as its ``str()``."""
+    original = item.get("original-ep")
+    if original is None:
+        original = item.get("original_ep")
+    if original is not None and type(original) is not str:
+        problems.append(f"'original-ep' is not a string: {_describe(original)}")
+        original = None
+    uid = item.get("uid")
+    if uid is not None and type(uid) is not str:
+        uid = str(uid)
+    return original, uid, item.get("timestamp")
+
+
 def _device_id(item: dict[str, Any], problems: list[str]) -> str:
     ep = item.get("ep")
     if type(ep) is str and ep:
@@ -493,7 +567,9 @@ def _notifications(items: list[Any], key: str) -> list[Event]:
     A well-formed item (as nearly every item is) becomes an event here, stored straight into
     its slots with its payload left as base64 for the first read (see `_PayloadEvent`), so
     that a consumer that never looks at a payload never pays for decoding it; any other item
-    goes to `_notification`, which says what is wrong with it."""
+    goes to `_notification`, which says what is wrong with it. The keys the ``cfg`` flags
+    add are looked for only in an item with more keys than the standard ones, so that they
+    cost the items of other channels one ``len()``."""
     new = object.__new__
     events: list[Event] = []
     append = events.append
@@ -507,8 +583,10 @@ def _notifications(items: list[Any], key: str) -> list[Event]:
             ct = item["ct"]
             encoded = item["payload"]
             max_age = item["max-age"]
+            more = len(item) > 5
         except KeyError:  # one is missing: None, as for a key sent with null
             ep, path, ct, encoded, max_age = map(item.get, _NOTIFICATION_KEYS)
+            more = True
         if (
             type(ep) is str
             and ep
@@ -517,11 +595,22 @@ def _notifications(items: list[Any], key: str) -> list[Event]:
             and type(encoded) is str
             and (type(max_age) is int or (max_age is None and "max_age" not in item))
         ):
+            if more:
+                problems: list[str] = []
+                original, uid, timestamp = _cfg_keys(item, problems)
+                if problems:
+                    append(_notification(item, key, index))
+                    continue
+            else:
+                original = uid = timestamp = None
             event = new(ResourceChanged)
             event._device_id = ep
             event._path = path
             event._content_type = ct
             event._max_age = max_age
+            event._original_id = original
+            event._uid = uid
+            event._timestamp = timestamp
             event._pending = encoded
             event._index = index
             append(event)
@@ -544,10 +633,10 @@ def _notification(item: Any, key: str, index: int) -> ResourceChanged:
         problems.append("no 'path'")
     ct = _optional_str(data, "ct", problems)
     age = _max_age(data, problems)
+    original, uid, timestamp = _cfg_keys(data, problems)
     raw, value = _payload(data, ct, problems)
-    event = ResourceChanged(
-        ep, path or "", ct, age, raw, value, _error(problems, key, index) if problems else None
-    )
+    error = _error(problems, key, index) if problems else None
+    event = ResourceChanged(ep, path or "", ct, age, raw, value, error, original, uid, timestamp)
     return _unroutable(event) if not ep else event
 
 
@@ -601,12 +690,7 @@ def _registration(
     problems: list[str] = []
     ep = _device_id(data, problems)
     ept = _optional_str(data, "ept", problems)
-    original = data.get("original-ep")
-    if original is None:
-        original = data.get("original_ep")
-    if original is not None and type(original) is not str:
-        problems.append(f"'original-ep' is not a string: {_describe(original)}")
-        original = None
+    original, uid, timestamp = _cfg_keys(data, problems)
     queue = data.get("q")
     if queue is not None and type(queue) is not bool:
         problems.append(f"'q' is not true or false: {_describe(queue)}")
@@ -618,6 +702,8 @@ def _registration(
         queue is True,
         resources,
         _error(problems, key, index) if problems else None,
+        uid,
+        timestamp,
     )
     return _unroutable(event) if not ep else event
 
@@ -634,18 +720,8 @@ def _deregistration(
         )
     problems: list[str] = []
     ep = _device_id(data, problems)
-    original = data.get("original-ep")
-    if original is None:
-        original = data.get("original_ep")
-    if original is not None and type(original) is not str:
-        problems.append(f"'original-ep' is not a string: {_describe(original)}")
-        original = None
-    uid = data.get("uid")
-    if uid is not None and type(uid) is not str:
-        uid = str(uid)
-    event = cls(
-        ep, original, uid, data.get("timestamp"), _error(problems, key, index) if problems else None
-    )
+    original, uid, timestamp = _cfg_keys(data, problems)
+    event = cls(ep, original, uid, timestamp, _error(problems, key, index) if problems else None)
     return _unroutable(event) if not ep else event
 
 
@@ -678,6 +754,10 @@ def _async_response(item: Any, key: str, index: int) -> AsyncResponse:
         wire_error = str(wire_error)
     ct = _optional_str(data, "ct", problems)
     age = _max_age(data, problems)
+    # Unlike a notification, an answer has no fixed set of keys (error, ct, payload and max-age
+    # come and go), so no length says whether the cfg keys are there; three lookups are small
+    # next to the rest of this reader.
+    original, uid, timestamp = _cfg_keys(data, problems)
     encoded = data.get("payload")
     if not problems and wire_error is None and type(encoded) is str:
         # A well-formed item with a payload: decoded on first read, as for notifications.
@@ -686,6 +766,9 @@ def _async_response(item: Any, key: str, index: int) -> AsyncResponse:
         event._status = status
         event._content_type = ct
         event._max_age = age
+        event._original_id = original
+        event._uid = uid
+        event._timestamp = timestamp
         event._pending = encoded
         event._index = index
         return event
@@ -693,7 +776,7 @@ def _async_response(item: Any, key: str, index: int) -> AsyncResponse:
     error = wire_error
     if problems:
         error = (wire_error + "; " if wire_error else "") + _error(problems, key, index)
-    event = AsyncResponse(async_id, status, error, ct, age, raw, value)
+    event = AsyncResponse(async_id, status, error, ct, age, raw, value, original, uid, timestamp)
     return _unroutable(event) if not async_id else event
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+import mds
+from mds.emulator import Emulator
 from mds.events import (
     AsyncResponse,
     DeviceDeregistered,
@@ -757,3 +759,172 @@ def test_events_pickled_by_the_first_release_still_load() -> None:
         ResourceChanged("dev", "/1", "text/plain", 5, b"57", 57),
         AsyncResponse("a", 200, None, "application/json", None, b'{"a": 1}', {"a": 1}),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# original_id, uid and timestamp: what the 2020 serialization cfg flags add to every item
+# --------------------------------------------------------------------------------------------
+
+STAMP = "2020-10-26T12:00:00.123Z"
+CFG = {"original-ep": "my-device", "uid": "5e2f", "timestamp": STAMP}
+
+
+def _cfg(event: Any) -> tuple[Any, Any, Any]:
+    """``(original_id, uid, timestamp)``, which every kind of event has."""
+    return event.original_id, event.uid, event.timestamp
+
+
+def test_every_kind_reads_the_cfg_keys_when_sent() -> None:
+    notification = {"ep": EP, "path": "/1", "ct": "text/plain", "payload": "NTc=", "max-age": 0}
+    answer = {"id": ASYNC_ID, "status": 200, "ct": "text/plain", "payload": "NTc="}
+    registration = {"ep": EP2, "ept": "Light", "q": False}
+    message = {
+        "notifications": [notification, {**notification, **CFG}],
+        "registrations": [registration, {**registration, **CFG}],
+        "reg-updates": [registration, {**registration, **CFG}],
+        "de-registrations": [{"ep": EP}, {"ep": EP, **CFG}],
+        "registrations-expired": [{"ep": EP}, {"ep": EP, **CFG}],
+        "async-responses": [answer, {**answer, **CFG}],
+    }
+    events = _events(message)
+    assert len(events) == 12
+    for plain, decorated in zip(events[::2], events[1::2], strict=True):
+        assert type(plain) is type(decorated)
+        assert _cfg(plain) == (None, None, None)
+        assert _cfg(decorated) == ("my-device", "5e2f", STAMP)
+        assert plain.error is None
+        assert decorated.error is None
+        assert plain != decorated
+        assert dataclasses.replace(plain, original_id="my-device", uid="5e2f",  # type: ignore[type-var]
+                                   timestamp=STAMP) == decorated
+    assert events[1] == ResourceChanged(EP, "/1", "text/plain", 0, b"57", 57, None,
+                                        "my-device", "5e2f", STAMP)
+    assert events[3] == DeviceRegistered(EP2, "Light", "my-device", uid="5e2f", timestamp=STAMP)
+    assert events[11] == AsyncResponse(ASYNC_ID, 200, None, "text/plain", None, b"57", 57,
+                                       original_id="my-device", uid="5e2f", timestamp=STAMP)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        # without max-age: the cfg keys make up the standard five
+        {"ep": EP, "path": "/1", "ct": "text/plain", "payload": "NTc=", "uid": 17},
+        {"ep": EP, "path": "/1", "ct": "text/plain", "payload": "NTc=", "max-age": None, "uid": 17},
+        {"ep": EP, "path": "/1", "payload": "NTc=", "original_ep": "my-device", "uid": 17},
+    ],
+)
+def test_cfg_keys_of_notifications_however_the_item_is_laid_out(item: dict[str, Any]) -> None:
+    (event,) = _events({"notifications": [item]})
+    assert isinstance(event, ResourceChanged)
+    assert event.error is None
+    assert event.uid == "17"  # a number is kept as its str(), as for de-registrations
+    assert event.original_id == item.get("original_ep")
+    assert event.value == (57 if "ct" in item else b"57")
+
+
+def test_an_original_ep_that_is_not_a_string_is_reported() -> None:
+    bad = {"original-ep": 5, "uid": "u"}
+    events = _events({
+        "notifications": [{"ep": EP, "path": "/1", "ct": None, "payload": "", "max-age": 1, **bad}],
+        "registrations": [{"ep": EP, **bad}],
+        "async-responses": [{"id": "a", "status": 200, "payload": "NTc=", **bad}],
+    })
+    for event in events:
+        assert event.error is not None
+        assert "'original-ep' is not a string: 5" in event.error
+        assert _cfg(event)[:2] == (None, "u")
+
+
+def test_cfg_keys_take_part_in_equality_and_only_uid_and_original_id_in_the_hash() -> None:
+    plain = ResourceChanged(EP, "/1", "text/plain", None, b"1", 1)
+    assert plain == ResourceChanged(EP, "/1", "text/plain", None, b"1", 1, None, None, None)
+    assert plain.__match_args__[:7] == (
+        "device_id", "path", "content_type", "max_age", "payload", "value", "error")
+    assert [f.name for f in dataclasses.fields(plain)][7:] == ["original_id", "uid", "timestamp"]
+    stamped = dataclasses.replace(plain, timestamp=[2020, 10, 26])
+    assert stamped != plain
+    assert hash(stamped) == hash(plain)  # a timestamp of any type keeps the event hashable
+    assert dataclasses.replace(plain, uid="u") != plain
+    assert len({plain, dataclasses.replace(plain, uid="u"), stamped}) == 3
+    for event in (DeviceRegistered(EP, timestamp={"at": 1}), DeviceDeregistered(EP, timestamp=[1]),
+                  AsyncResponse("a", 200, timestamp={"at": 1})):
+        assert hash(event) == hash(dataclasses.replace(event, timestamp=None))
+
+
+def test_cfg_keys_survive_pickling_copying_and_repr() -> None:
+    (lazy,) = _events({"notifications": [
+        {"ep": EP, "path": "/1", "ct": "text/plain", "payload": "NTc=", "max-age": 0, **CFG}]})
+    built = [
+        lazy,
+        ResourceChanged(EP, "/1", "text/plain", 0, b"57", 57, None, "my-device", "5e2f", STAMP),
+        AsyncResponse("a", 200, original_id="my-device", uid="5e2f", timestamp=STAMP),
+        DeviceRegistered(EP, original_id="my-device", uid="5e2f", timestamp=STAMP),
+        DeviceRegistrationUpdated(EP, original_id="my-device", uid="5e2f", timestamp=STAMP),
+    ]
+    for event in built:
+        for copied in (pickle.loads(pickle.dumps(event)), copy.copy(event), copy.deepcopy(event)):
+            assert copied == event
+            assert _cfg(copied) == ("my-device", "5e2f", STAMP)
+        assert "original_id='my-device'" in repr(event)
+        assert repr(event).endswith(f"uid='5e2f', timestamp='{STAMP}')")
+    assert lazy == built[1]
+
+
+class _OldPickle:
+    """Pickles as an event of *cls* from an earlier release: ``cls.__new__`` then
+    ``__setstate__`` with the field values of that release, in order."""
+
+    def __init__(self, cls: type, state: list[Any]) -> None:
+        self.cls, self.state = cls, state
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (object.__new__, (self.cls,), self.state)
+
+
+def test_registrations_pickled_before_uid_and_timestamp_still_load() -> None:
+    resources = (Resource("/1", "text/plain", True),)
+    for cls in (DeviceRegistered, DeviceRegistrationUpdated):
+        old = [EP, "Light", "my-device", True, resources, None]
+        loaded = pickle.loads(pickle.dumps(_OldPickle(cls, old)))
+        assert type(loaded) is cls
+        assert loaded == cls(EP, "Light", "my-device", True, resources)
+        assert (loaded.uid, loaded.timestamp) == (None, None)
+        assert hash(loaded) == hash(cls(EP, "Light", "my-device", True, resources))
+    old_notification = pickle.loads(pickle.dumps(
+        _OldPickle(ResourceChanged, [EP, "/1", "text/plain", 5, b"57", 57, None])))
+    assert old_notification == ResourceChanged(EP, "/1", "text/plain", 5, b"57", 57)
+    assert old_notification.uid is None
+
+
+def test_cfg_flags_of_a_websocket_channel_reach_the_events(mds_emulator: Emulator) -> None:
+    configuration = mds.Configuration(host=mds_emulator.url, api_key=mds_emulator.api_key)
+    with mds.ApiClient(configuration) as api_client:
+        flags = {"include_uid": True, "include_timestamp": True, "include_original_ep": True}
+        mds.NotificationsApi(api_client).register_websocket(
+            serialization={"type": "v2", "max_chunk_size": 100, "cfg": flags})
+        with mds.NotificationListener(api_client, register=False) as listener:
+            mds_emulator.register_device("lamp-7", original_ep="my-lamp", resources={"/3311/0/5850": 1})
+            mds_emulator.notify("lamp-7", "/3311/0/5850", "on")
+            mds_emulator.queue_message(
+                {"async-responses": [{"id": "r1", "status": 200, "ct": "text/plain", "payload": "MQ=="}]})
+            events = []
+            for event in listener:
+                events.append(event)
+                if len(events) == 3:
+                    break
+    registered, changed, answer = events
+    assert isinstance(registered, DeviceRegistered)
+    assert isinstance(changed, ResourceChanged)
+    assert isinstance(answer, AsyncResponse)
+    assert (registered.original_id, changed.original_id) == ("my-lamp", "my-lamp")
+    assert answer.original_id is None  # an answer has no "ep" to name
+    assert changed.value == "on"
+    assert answer.value == 1
+    uids = [_cfg(event)[1] for event in events]
+    assert all(isinstance(uid, str) for uid in uids)
+    assert len(set(uids)) == 3  # one per item
+    for event in events:
+        timestamp = _cfg(event)[2]
+        assert isinstance(timestamp, str)
+        assert timestamp.endswith("Z")
+        assert event.error is None
