@@ -9,6 +9,7 @@ Callers catch only these: errors from urllib3 and websockets are translated at o
     ├── ApiException                    an answer (or no answer) from the service
     │   ├── BadRequestException         400
     │   │   └── ChannelConflictError    400 "other type of channel exists" (also 409, see below)
+    │   │       └── ChannelTakenOverError  another consumer keeps taking the websocket channel
     │   ├── UnauthorizedException       401, websocket close 1008
     │   ├── ForbiddenException          403
     │   ├── NotFoundException           404
@@ -58,6 +59,7 @@ __all__ = [
     "AsyncResponseError",
     "BadRequestException",
     "ChannelConflictError",
+    "ChannelTakenOverError",
     "ClientClosedError",
     "ConflictException",
     "ForbiddenException",
@@ -263,6 +265,31 @@ class ChannelConflictError(BadRequestException, ConflictException):
         if self.channel:
             text += f" (existing channel: {self.channel})"
         return text
+
+
+class ChannelTakenOverError(ChannelConflictError):
+    """Another consumer keeps taking the websocket channel of the same API key from a
+    `NotificationListener`: the service gives the channel to the newest connection and closes the
+    other (1001), so two consumers of one key take it from each other and both miss notifications.
+    Raised by the listener after ``ReconnectPolicy.max_takeovers`` takeovers within
+    ``takeover_window`` seconds, instead of fighting on.
+
+    ``takeovers``: how many within ``window`` seconds. ``status`` 409, ``channel`` ``"websocket"``;
+    ``str()`` is the explanation (it names no key).
+    """
+
+    def __init__(self, takeovers: int = 0, window: float = 0.0, **_: Any) -> None:
+        self.takeovers = takeovers
+        self.window = window
+        super().__init__(409, (
+            "another process (or another copy of this application) is using the same API key's "
+            "websocket channel: the service gave the channel to the other connection "
+            f"{takeovers} times within {window:g} s; each consumer takes it from the other and "
+            "both miss notifications. Use one consumer per API key (or a separate API key for "
+            "each consumer)."), channel="websocket")
+
+    def _summary(self) -> str:
+        return self.reason
 
 
 class ApiResponseError(ApiException):
