@@ -31,7 +31,8 @@ Callers catch only these: errors from urllib3 and websockets are translated at o
     │   └── ModelError (also ValueError)  a wire value without the shape its model needs
     ├── ClientClosedError (RuntimeError)  the ApiClient was closed
     ├── PayloadDecodeError (ValueError) a device payload that does not decode as its content type
-    └── AsyncResponseError              a device answered an async request with a non-2xx status
+    ├── AsyncResponseError              a device answered an async request with a non-2xx status
+    └── CheckpointError                 a checkpoint store (sqlite, Redis) failed or is closed
 
 `ChannelConflictError` is raised for both ways the service reports that a channel is in the way:
 400 on registration when a channel of another type exists, and 409 when another long poll is
@@ -60,6 +61,7 @@ __all__ = [
     "BadRequestException",
     "ChannelConflictError",
     "ChannelTakenOverError",
+    "CheckpointError",
     "ClientClosedError",
     "ConflictException",
     "ForbiddenException",
@@ -383,6 +385,12 @@ class AsyncResponseError(MdsError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.response,))
+
+
+class CheckpointError(MdsError):
+    """A checkpoint store failed: the sqlite file or the Redis server could not be read or
+    written, or the store was closed. ``__cause__`` is the storage library's error; the message
+    never shows a password from the store's URL. Nothing was recorded by the failed call."""
 
 
 #: The error names of ``AsyncIDResponse``: reached the device, retrying can help, what happened.
