@@ -51,6 +51,8 @@ LAYERS: list[tuple[str, tuple[str, ...], frozenset[str] | None]] = [
     ("models", ("mds.models",), None),
     ("transport", ("mds.rest", "mds.api_client", "mds.websocket"), None),
     ("api", ("mds.api",), None),
+    # The lowest of the consumers: the listener and the receivers use it; it uses only events.
+    ("checkpoint", ("mds.checkpoint",), frozenset({"foundation", "payload", "events"})),
     ("consumers", ("mds.listener", "mds.async_responses", "mds.webhook_receiver"), None),
     ("facade", ("mds",), None),
     ("cli", ("mds.cli", "mds.__main__"), None),
