@@ -1,0 +1,550 @@
+"""The soak: many notifications from simulated devices through a (chaotic) emulator to an
+application behind the SDK, then a check of what arrived against what the service says it
+delivered. Shared by ``benchmarks/soak.py`` (100,000 notifications, with figures) and
+``test/test_soak.py`` (10,000, asserted).
+
+What runs, per channel, all in one process:
+
+* an `mds.emulator.Emulator` with ``devices`` simulated devices (``soak-0000``, ...), each
+  pre-subscribed to one resource whose values are that device's sequence numbers 0, 1, 2, ...
+  (so the pair device + value names a notification, and per-device order is checkable on every
+  channel, the long poll too, which has no ``uid``);
+* the consumer: `mds.NotificationListener` (websocket, long poll) iterated by a thread, or
+  `mds.WebhookReceiver` behind a real WSGI server (wsgiref, threaded) registered as the
+  callback; websocket and webhook channels are registered with the 2020 ``cfg`` asking for
+  ``uid`` and ``timestamp``;
+* the application: appends one line ``device seq uid`` per notification it was handed to a log
+  file (the history; memory stays flat however long the run);
+* the producer (the calling thread): rounds of one change per device, in a seeded random device
+  order, never more than ``window`` notifications ahead of what the application has seen or the
+  service has declared lost, so the queues stay bounded and RSS measures the consumer.
+
+Chaos is switched on after the setup (pre-subscriptions, channel registration), with the seed,
+so that the run's faults are reproducible. Afterwards the history is checked against the
+emulator's record (`verify`): every notification the service delivered (sent minus the ones it
+lost in flight) reached the application exactly once, in per-device order.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import gc
+import inspect
+import json
+import os
+import random
+import secrets
+import tempfile
+import threading
+import time
+from array import array
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from socketserver import ThreadingMixIn
+from typing import IO, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import mds
+from mds.emulator import Emulator
+from mds.events import Event, ResourceChanged
+from mds.listener import NotificationListener, ReconnectPolicy
+
+CHANNELS = ("websocket", "long-poll", "webhook")
+API_KEY = "ak_soak000000000000000000000000000000"
+RESOURCE = "/3303/0/5700"
+#: The 2020 serialization every channel that has one is registered with.
+UID_SERIALIZATION: Mapping[str, Any] = {
+    "type": "v2", "cfg": {"include_uid": True, "include_timestamp": True},
+}
+#: Reconnect quickly: chaos drops connections often, and waiting seconds each time measures
+#: the back-off, not the SDK.
+FAST_RECONNECT = ReconnectPolicy(initial_delay=0.01, max_delay=0.2, healthy_after=1.0,
+                                 takeover_delay=0.05, takeover_max_delay=0.5)
+
+
+def device_name(index: int) -> str:
+    return f"soak-{index:04d}"
+
+
+# ------------------------------------------------------------------------------------------------
+# configuration and results
+# ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SoakConfig:
+    """One soak run on one channel.
+
+    ``notifications`` is rounded down to a multiple of ``devices`` (each device sends
+    ``notifications // devices`` values). ``window``: most notifications produced ahead of the
+    application (and of what the service declared lost). ``warmup``: the share of the run after
+    which the "warm" RSS is read. ``drain_timeout``: seconds allowed, after the last change, for
+    everything to arrive. ``chaos_faults``: per kind of fault its probability, handed to the
+    emulator's ``set_chaos`` (None: the emulator's defaults for the probability).
+    """
+
+    channel: str
+    notifications: int = 100_000
+    devices: int = 1000
+    chaos: float = 0.02
+    seed: int = 7
+    window: int = 2000
+    warmup: float = 0.1
+    drain_timeout: float = 120.0
+    chaos_faults: Mapping[str, float] | None = None
+    log_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {', '.join(CHANNELS)}")
+        if self.devices < 1 or self.notifications < self.devices:
+            raise ValueError("need at least one device and one notification per device")
+
+    @property
+    def per_device(self) -> int:
+        return self.notifications // self.devices
+
+
+@dataclass
+class SoakResult:
+    """What one run measured and what its check found (`verify` fills the check)."""
+
+    config: SoakConfig
+    sent: int = 0
+    delivered: int | None = None  # by the service, from its record (None: no chaos record)
+    lost: dict[str, int] = field(default_factory=dict)  # in flight at the service, by reason
+    lost_listed: int = 0  # lost items the record names (device, value)
+    received: int = 0  # notifications handed to the application, repeats included
+    unique: int = 0
+    duplicates: int = 0
+    order_violations: int = 0
+    missing: int = 0  # delivered by the service, never reached the application
+    unexpected: int = 0  # reached the application, but the service never sent it
+    lost_but_received: int = 0  # the service says lost, the application got it
+    other_events: int = 0
+    reconnects: int | None = None
+    consumer_stats: dict[str, Any] = field(default_factory=dict)
+    faults: dict[str, int] = field(default_factory=dict)
+    chaos: str = "off"
+    wall: float = 0.0
+    rss_before: int = 0
+    rss_warm: int = 0
+    rss_end: int = 0
+    drained: bool = False
+    consumer_error: str | None = None
+    examples: list[str] = field(default_factory=list)  # a few failures, for the report
+    log_path: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Every notification the service delivered reached the application exactly once and
+        in per-device order (and the run drained)."""
+        return (self.drained and self.missing == 0 and self.duplicates == 0
+                and self.order_violations == 0 and self.unexpected == 0
+                and self.consumer_error is None)
+
+    def rows(self) -> list[tuple[str, str]]:
+        mb = 2**20
+        lost = ", ".join(f"{reason} {n}" for reason, n in sorted(self.lost.items())) or "0"
+        faults = ", ".join(f"{kind} {n}" for kind, n in sorted(self.faults.items())) or "none"
+        delivered = "n/a (no chaos record)" if self.delivered is None else str(self.delivered)
+        return [
+            ("channel", self.config.channel),
+            ("seed / chaos", f"{self.config.seed} / {self.chaos}"),
+            ("devices x values", f"{self.config.devices} x {self.config.per_device}"),
+            ("sent", str(self.sent)),
+            ("delivered by the service", delivered),
+            ("lost in flight at the service", f"{sum(self.lost.values())} ({lost})"),
+            ("received by the application", f"{self.received} ({self.unique} distinct)"),
+            ("duplicates reaching the application", str(self.duplicates)),
+            ("delivered but never received", str(self.missing)),
+            ("received but declared lost", str(self.lost_but_received)),
+            ("per-device order violations", str(self.order_violations)),
+            ("reconnects", "n/a" if self.reconnects is None else str(self.reconnects)),
+            ("consumer stats", ", ".join(f"{k} {v}" for k, v in self.consumer_stats.items())),
+            ("faults injected", faults),
+            ("wall time", f"{self.wall:.1f} s"),
+            ("RSS before / warm / end", f"{self.rss_before / mb:.1f} / {self.rss_warm / mb:.1f} / "
+                                        f"{self.rss_end / mb:.1f} MB"),
+            ("RSS growth after warm-up", f"{(self.rss_end - self.rss_warm) / mb:+.1f} MB"),
+            ("drained", str(self.drained)),
+            ("verdict", "exactly once, in order" if self.ok else "FAILED"),
+        ]
+
+    def table(self) -> str:
+        rows = self.rows()
+        width = max(len(name) for name, _ in rows)
+        lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
+        if self.consumer_error:
+            lines.append(f"{'consumer error'.ljust(width)}  {self.consumer_error}")
+        lines += [f"{'example'.ljust(width)}  {example}" for example in self.examples]
+        return "\n".join(lines)
+
+
+def rss_bytes() -> int:
+    """This process's resident set size, from /proc/self/statm (0 where there is none)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # pragma: no cover - not Linux
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def _rss_settled() -> int:
+    gc.collect()
+    return rss_bytes()
+
+
+# ------------------------------------------------------------------------------------------------
+# the application: what reached it, as a history on disk
+# ------------------------------------------------------------------------------------------------
+
+class Application:
+    """The consumer's application: logs ``device seq uid`` for every notification it is handed
+    (thread-safe), and counts distinct ones for the producer's flow control."""
+
+    def __init__(self, log: IO[str], devices: int, per_device: int) -> None:
+        self._log = log
+        self._lock = threading.Lock()
+        self._per_device = per_device
+        self._seen = bytearray(devices * per_device)
+        self.received = 0
+        self.unique = 0
+        self.other = 0
+
+    def take(self, event: Event) -> None:
+        if not isinstance(event, ResourceChanged):
+            with self._lock:
+                self.other += 1
+            return
+        device = event.device_id
+        value = event.value
+        with self._lock:
+            self._log.write(f"{device} {value} {event.uid}\n")
+            self.received += 1
+            index = _index(device, value, self._per_device)
+            if index is not None and index < len(self._seen) and not self._seen[index]:
+                self._seen[index] = 1
+                self.unique += 1
+
+
+def _index(device: str, value: Any, per_device: int) -> int | None:
+    try:
+        return int(device.rsplit("-", 1)[1]) * per_device + int(value)
+    except (IndexError, ValueError, TypeError):
+        return None
+
+
+# ------------------------------------------------------------------------------------------------
+# consumers: one per kind of channel, behind one small interface
+# ------------------------------------------------------------------------------------------------
+
+def _supported(call: Callable[..., Any], **wanted: Any) -> dict[str, Any]:
+    """The keywords of *wanted* that *call* accepts (the dedupe options arrive while this runs)."""
+    parameters = inspect.signature(call).parameters
+    return {name: value for name, value in wanted.items() if name in parameters}
+
+
+class ListenerConsumer:
+    """`NotificationListener` on the websocket or the long poll, iterated by its own thread."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.listener: NotificationListener | None = None
+        self.error: str | None = None
+        self._thread: threading.Thread | None = None
+
+    def open(self, client: mds.ApiClient, app: Application, emulator: Emulator) -> None:
+        if self.channel == "websocket":
+            mds.NotificationsApi(client).register_websocket(dict(UID_SERIALIZATION))
+        options = _supported(NotificationListener, dedupe_window=20_000)
+        self.listener = listener = NotificationListener(
+            client, self.channel, reconnect=FAST_RECONNECT, ping_interval=5.0,
+            ping_timeout=5.0, close_timeout=0.2, **options)
+        listener.open()
+        self._thread = threading.Thread(target=self._run, args=(listener, app),
+                                        name=f"mds-soak-{self.channel}")
+        self._thread.start()
+        # A long poll creates its channel with its first GET: nothing may be produced before.
+        deadline = time.monotonic() + 10
+        while emulator.health()["channels"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _run(self, listener: NotificationListener, app: Application) -> None:
+        try:
+            for event in listener:
+                app.take(event)
+        except Exception as exc:  # noqa: BLE001 - any failure is reported: the run fails
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def stats(self) -> dict[str, Any]:
+        if self.listener is None:
+            return {}
+        stats = self.listener.stats
+        found = {name: getattr(stats, name) for name in
+                 ("reconnects", "failures", "takeovers", "bad_frames", "duplicates_dropped")
+                 if hasattr(stats, name)}
+        return found
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+        if self._thread is not None:
+            self._thread.join(10)
+        if self.listener is not None:
+            self.listener.close()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        pass
+
+
+class _ThreadedWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class WebhookConsumer:
+    """`WebhookReceiver` behind wsgiref (a thread per request), registered as the callback."""
+
+    channel = "webhook"
+
+    def __init__(self) -> None:
+        self.receiver: mds.WebhookReceiver | None = None
+        self.error: str | None = None
+        self._server: _ThreadedWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def open(self, client: mds.ApiClient, app: Application, emulator: Emulator) -> None:
+        secret = secrets.token_urlsafe(16)
+        options = _supported(mds.WebhookReceiver, dedupe_window=20_000)
+        self.receiver = receiver = mds.WebhookReceiver(
+            {"authorization": secret}, on_event=app.take, **options)
+        server = make_server("127.0.0.1", 0, receiver, server_class=_ThreadedWSGIServer,
+                             handler_class=_QuietHandler)
+        assert isinstance(server, _ThreadedWSGIServer)
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, name="mds-soak-webhook")
+        self._thread.start()
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        mds.NotificationsApi(client).register_webhook(
+            mds.Webhook(url=url, headers={"authorization": secret},
+                        serialization=dict(UID_SERIALIZATION)))
+
+    def stats(self) -> dict[str, Any]:
+        stats = getattr(self.receiver, "stats", None)
+        if stats is None:
+            return {}
+        if hasattr(stats, "__dataclass_fields__"):
+            from dataclasses import asdict
+
+            return {k: v for k, v in asdict(stats).items() if isinstance(v, int)}
+        return {k: v for k, v in dict(stats).items() if isinstance(v, int)}
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+Consumer = ListenerConsumer | WebhookConsumer
+
+
+def make_consumer(channel: str) -> Consumer:
+    return WebhookConsumer() if channel == "webhook" else ListenerConsumer(channel)
+
+
+# ------------------------------------------------------------------------------------------------
+# the emulator's chaos, as far as this emulator has it
+# ------------------------------------------------------------------------------------------------
+
+class Chaos:
+    """The emulator's chaos switch and record, read through whatever this emulator offers."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emulator = emulator
+        self.available = hasattr(emulator, "set_chaos") and hasattr(emulator, "chaos_report")
+        self._last_lost = 0
+        self._last_read = 0.0
+
+    def arm(self, probability: float, seed: int, faults: Mapping[str, float] | None) -> str:
+        if probability <= 0:
+            return "off"
+        if not self.available:
+            return "unavailable in this emulator"
+        set_chaos: Callable[..., Any] = self._emulator.set_chaos  # type: ignore[attr-defined]
+        if faults is None:
+            set_chaos(probability, seed)
+        else:
+            set_chaos(probability, seed, faults=dict(faults))
+        return f"{probability:g}"
+
+    def report(self) -> dict[str, Any] | None:
+        if not self.available:
+            return None
+        report: dict[str, Any] = self._emulator.chaos_report()  # type: ignore[attr-defined]
+        return report
+
+    def lost_so_far(self) -> int:
+        """How many items the service has declared lost (read at most every 50 ms)."""
+        now = time.monotonic()
+        if self.available and now - self._last_read > 0.05:
+            self._last_read = now
+            report = self.report() or {}
+            self._last_lost = sum(report.get("items", {}).get("lost", {}).values())
+        return self._last_lost
+
+
+# ------------------------------------------------------------------------------------------------
+# the run
+# ------------------------------------------------------------------------------------------------
+
+def _wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
+    """Poll *predicate* until true or *timeout* seconds pass (what the producer waits on is
+    another thread's progress; there is nothing to block on)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+@contextlib.contextmanager
+def _history(config: SoakConfig) -> Iterator[tuple[IO[str], str]]:
+    fd, path = tempfile.mkstemp(prefix=f"soak-{config.channel}-", suffix=".log",
+                                dir=config.log_dir)
+    with os.fdopen(fd, "w", buffering=1 << 16) as log:
+        yield log, path
+
+
+def run_soak(config: SoakConfig) -> SoakResult:
+    """Run one soak and check it (see the module docstring); the result says how it went."""
+    result = SoakResult(config)
+    devices = [device_name(i) for i in range(config.devices)]
+    emulator = Emulator(api_keys=[API_KEY], long_poll_hold=1.0, webhook_backoff_base=0.01,
+                        webhook_backoff_cap=0.1, webhook_timeout=5.0)
+    chaos = Chaos(emulator)
+    rng = random.Random(config.seed)
+    with emulator, _history(config) as (log, log_path):
+        result.log_path = log_path
+        app = Application(log, config.devices, config.per_device)
+        consumer = make_consumer(config.channel)
+        cfg = mds.Configuration(host=emulator.url, api_key=API_KEY)
+        with mds.ApiClient(cfg) as client:
+            mds.SubscriptionsApi(client).update_pre_subscriptions(
+                [{"endpoint-name": "soak-*", "resource-path": [RESOURCE]}])
+            for ep in devices:  # before the channel: their registrations go nowhere
+                emulator.register_device(ep, ept="soak", resources={RESOURCE: -1})
+            try:
+                consumer.open(client, app, emulator)
+                result.chaos = chaos.arm(config.chaos, config.seed, config.chaos_faults)
+                result.rss_before = _rss_settled()
+                started = time.perf_counter()
+                warm_at = max(1, int(config.per_device * config.warmup))
+                for seq in range(config.per_device):
+                    if seq == warm_at:
+                        result.rss_warm = _rss_settled()
+                    order = list(range(config.devices))
+                    rng.shuffle(order)
+                    for index in order:
+                        result.sent += emulator.set_resource(devices[index], RESOURCE, seq)
+                        if result.sent - app.unique > config.window:
+                            _wait_for(lambda: result.sent - app.unique - chaos.lost_so_far()
+                                      <= config.window // 2, 30.0)
+                result.drained = _wait_for(
+                    lambda: app.unique + chaos.lost_so_far() >= result.sent
+                    and consumer.error is None, config.drain_timeout)
+                time.sleep(0.2)  # anything still on its way (a repeat) arrives now
+                result.wall = time.perf_counter() - started
+                result.rss_end = _rss_settled()
+                if not result.rss_warm:
+                    result.rss_warm = result.rss_before
+            finally:
+                consumer.close()
+            result.consumer_stats = consumer.stats()
+            result.reconnects = result.consumer_stats.get("reconnects")
+            result.consumer_error = consumer.error
+            result.other_events = app.other
+            report = chaos.report()
+    verify(result, report)
+    return result
+
+
+def _seq_of(item: Mapping[str, Any]) -> tuple[str, int] | None:
+    try:
+        return str(item["ep"]), int(base64.b64decode(item["payload"]).decode())
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        return None
+
+
+def verify(result: SoakResult, report: Mapping[str, Any] | None) -> None:
+    """Check the history (the log) against the service's record (*report*)."""
+    config = result.config
+    if report is not None:
+        items = report.get("items", {})
+        result.delivered = items.get("delivered")
+        result.lost = dict(items.get("lost", {}))
+        result.faults = dict(report.get("counts", {}))
+    lost: set[tuple[str, int]] = set()
+    for item in (report or {}).get("lost_items", ()):
+        if item.get("path", RESOURCE) == RESOURCE and (key := _seq_of(item)) is not None:
+            lost.add(key)
+    result.lost_listed = len(lost)
+    per_device = config.per_device
+    counts = bytearray(config.devices * per_device)
+    last = array("l", [-1]) * config.devices
+    examples = result.examples
+    with open(result.log_path) as history:
+        for line in history:
+            device, value, _uid = line.split(" ")
+            result.received += 1
+            index = _index(device, value, per_device)
+            if index is None or index >= len(counts):
+                result.unexpected += 1
+                if len(examples) < 5:
+                    examples.append(f"unexpected: {line.strip()}")
+                continue
+            number = index // per_device
+            seq = index % per_device
+            if counts[index]:
+                result.duplicates += 1
+                if len(examples) < 5:
+                    examples.append(f"duplicate: {line.strip()}")
+            else:
+                result.unique += 1
+            counts[index] = min(255, counts[index] + 1)
+            if seq <= last[number]:
+                result.order_violations += 1
+                if len(examples) < 5:
+                    examples.append(f"out of order: {device} {seq} after {last[number]}")
+            last[number] = max(last[number], seq)
+    for number in range(config.devices):
+        device = device_name(number)
+        for seq in range(per_device):
+            if counts[number * per_device + seq]:
+                if (device, seq) in lost:
+                    result.lost_but_received += 1
+            elif (device, seq) not in lost:
+                result.missing += 1
+                if len(examples) < 5:
+                    examples.append(f"delivered, never received: {device} {seq}")
+    if result.delivered is not None and result.delivered != result.sent - sum(result.lost.values()):
+        examples.append(f"the record does not add up: sent {result.sent}, delivered "
+                        f"{result.delivered}, lost {sum(result.lost.values())}")
+
+
+def as_json(result: SoakResult) -> str:
+    data = {name: value for name, value in vars(result).items() if name != "config"}
+    data["config"] = {k: v for k, v in vars(result.config).items() if k != "chaos_faults"}
+    data["ok"] = result.ok
+    return json.dumps(data, indent=2, default=str)
+
+
+__all__ = ["CHANNELS", "SoakConfig", "SoakResult", "run_soak", "verify"]
