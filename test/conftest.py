@@ -87,3 +87,13 @@ def _no_thread_leak() -> Iterator[None]:
     for t in leaked:
         t.join(2)
     assert not [t for t in leaked if t.is_alive()], f"threads left running: {leaked}"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The URL of a real redis-server started for the session (`redis_server.RedisServer`);
+    tests keep apart by key prefix."""
+    from redis_server import RedisServer
+
+    with RedisServer() as redis_server:
+        yield redis_server.url
