@@ -466,8 +466,15 @@ def to_int(value: Any) -> Any:
     """
     if isinstance(value, str):
         text = value.strip()
+        # The wire's numbers are ASCII: int() and float() also read other scripts' digits and
+        # underscores, and str.isdigit() is true for "²", which int() refuses.
+        if not text.isascii() or "_" in text:
+            return value
         if text.lstrip("-").isdigit():
-            return int(text)
+            try:
+                return int(text)
+            except ValueError:  # "--5", or more digits than int() reads
+                return value
         try:
             number = float(text)
         except ValueError:
