@@ -47,6 +47,13 @@ return 0
 """
 
 
+def _password_of(url: str) -> str | None:
+    try:
+        return urllib.parse.urlsplit(url).password
+    except ValueError:
+        return None
+
+
 def redact_url(url: str) -> str:
     """*url* with its password (if any) replaced by ``***``."""
     try:
@@ -74,7 +81,7 @@ class RedisCheckpoint:
         timeout: seconds to wait for Redis (connect and each command) before failing.
 
     ``claim`` is one Lua script over all the uids (atomic: of two workers claiming a uid, one
-    gets NEW); ``finish`` one pipeline of ``SET key done EX keep``; ``release`` one script that
+    gets NEW); ``finish`` one pipeline of ``SET key done PX keep``; ``release`` one script that
     deletes only this store's own claims. The owner of the claims is a random token per store
     (and per process, after a fork). Keys of one call may hash to different slots: use a
     single Redis (or one shard), not a cluster. Errors raise `mds.exceptions.CheckpointError`,
@@ -101,7 +108,7 @@ class RedisCheckpoint:
                 'RedisCheckpoint needs redis-py: pip install "mds-client[redis]"'
             ) from None
         self._shown_url = redact_url(url)
-        self._password = urllib.parse.urlsplit(url).password if "@" in url else None
+        self._password = _password_of(url)
         self.prefix = prefix
         self.claim_ttl = float(claim_ttl)
         self.keep = float(keep)
@@ -152,9 +159,9 @@ class RedisCheckpoint:
 
         def run() -> None:
             pipe = self._redis.pipeline(transaction=False)
-            seconds = max(1, int(self.keep))
+            keep_ms = max(1, int(self.keep * 1000))
             for uid in values:
-                pipe.set(self.prefix + uid, "done", ex=seconds)
+                pipe.set(self.prefix + uid, "done", px=keep_ms)
             pipe.execute()
 
         self._call(run)
