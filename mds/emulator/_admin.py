@@ -9,9 +9,11 @@ answer with, or raises :class:`AdminError`; the HTTP handler does the rest.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from mds.emulator._chaos import parse_chaos
 from mds.emulator._device_service import DeviceService
 from mds.emulator._faults import parse_fault
 from mds.emulator._messages import async_response_item, notification_item
@@ -54,6 +56,10 @@ class AdminApi:
             "deliveries": service.deliveries,
             "devices": devices.devices,
             "executions": devices.executions,
+            "chaos": service.chaos_report,
+        }
+        self._puts: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "chaos": self._chaos,
         }
         self._posts: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "messages": self._messages,
@@ -78,8 +84,8 @@ class AdminApi:
             The JSON value to answer 200 with.
 
         Raises:
-            AdminError: 404 unknown endpoint, 405 neither GET nor POST, 400 a malformed body
-                or argument.
+            AdminError: 404 unknown endpoint, 405 a method the endpoint does not take, 400 a
+                malformed body or argument.
         """
         name = path[len(PREFIX) :]
         if method == "GET":
@@ -87,9 +93,11 @@ class AdminApi:
             if read is None:
                 raise AdminError(404, f"No such admin endpoint: {path}")
             return read()
-        if method != "POST":
-            raise AdminError(405, f"{method} is not allowed on {path}", {"Allow": "GET, POST"})
-        post = self._posts.get(name)
+        writes = self._puts if name in self._puts else self._posts
+        if method != ("PUT" if writes is self._puts else "POST"):
+            allow = "GET, PUT" if writes is self._puts else "GET, POST"
+            raise AdminError(405, f"{method} is not allowed on {path}", {"Allow": allow})
+        post = writes.get(name)
         if post is None:
             raise AdminError(404, f"No such admin endpoint: {path}")
         try:
@@ -199,6 +207,10 @@ class AdminApi:
 
     def _faults(self, data: dict[str, Any]) -> dict[str, Any]:
         return dict(self._service.add_fault(parse_fault(data, self._endpoints)))
+
+    def _chaos(self, data: dict[str, Any]) -> dict[str, Any]:
+        self._service.set_chaos(parse_chaos(data, self._endpoints, secrets.randbelow(2**32)))
+        return self._service.chaos_report()
 
     def _reset(self, data: dict[str, Any]) -> dict[str, Any]:
         self._devices.reset()

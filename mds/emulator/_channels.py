@@ -11,9 +11,10 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import deque
-from typing import Any, Final
+from collections.abc import Iterable, Iterator
+from typing import Any, Final, NamedTuple
 
-from mds.emulator._messages import Item
+from mds.emulator._messages import Item, item_size
 from mds.emulator._serialization import Serialization
 
 __all__ = [
@@ -22,8 +23,10 @@ __all__ = [
     "WEB_SOCKET",
     "CallbackChannel",
     "Channel",
+    "ItemQueue",
     "KeyState",
     "PullChannel",
+    "Queued",
     "SocketSession",
     "WebsocketChannel",
 ]
@@ -33,13 +36,79 @@ LONG_POLLING: Final = "LONG_POLLING"
 WEB_SOCKET: Final = "WEB_SOCKET"
 
 
+class Queued(NamedTuple):
+    """One item in a queue: the item, when the service received it, its size in bytes."""
+
+    item: Item
+    received: float
+    size: int
+
+
+class ItemQueue:
+    """A channel's queue of undelivered items, oldest first, with their total size.
+
+    Iterating it yields the items (what :func:`~mds.emulator._messages.build_message` reads).
+    """
+
+    def __init__(self) -> None:
+        self._entries: deque[Queued] = deque()
+        #: Bytes of every item queued (their JSON text).
+        self.size = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def __iter__(self) -> Iterator[Item]:
+        return (entry.item for entry in self._entries)
+
+    def extend(self, items: Iterable[Item], received: float) -> int:
+        """Append ``items``, received at ``received``; returns how many."""
+        count = 0
+        for item in items:
+            size = item_size(item)
+            self._entries.append(Queued(item, received, size))
+            self.size += size
+            count += 1
+        return count
+
+    def take(self, count: int) -> list[Queued]:
+        """Remove and return the first ``count`` entries."""
+        taken = [self._entries.popleft() for _ in range(min(count, len(self._entries)))]
+        self.size -= sum(entry.size for entry in taken)
+        return taken
+
+    def put_back(self, entries: list[Queued]) -> None:
+        """Put ``entries`` (taken before) back at the front, in their order."""
+        self._entries.extendleft(reversed(entries))
+        self.size += sum(entry.size for entry in entries)
+
+    def take_received_before(self, moment: float) -> list[Queued]:
+        """Remove and return the entries at the front received at or before ``moment``."""
+        taken = []
+        while self._entries and self._entries[0].received <= moment:
+            entry = self._entries.popleft()
+            self.size -= entry.size
+            taken.append(entry)
+        return taken
+
+    def clear(self) -> list[Queued]:
+        """Remove and return every entry."""
+        taken = list(self._entries)
+        self._entries.clear()
+        self.size = 0
+        return taken
+
+
 class Channel:
     """Base of the three channel types: a delivery mechanism and its queue."""
 
     mechanism: str = ""
 
     def __init__(self, now: float) -> None:
-        self.queue: deque[Item] = deque()
+        self.queue = ItemQueue()
         self.created = now
         #: The 2020 ``serialization`` it was registered with (webhook and websocket only).
         self.serialization: Serialization | None = None
@@ -59,8 +128,8 @@ class CallbackChannel(Channel):
         self.generation = 0
         #: The generation the delivery progress below belongs to.
         self.delivering_generation = 0
-        #: The batch in flight (message, items it holds); they stay queued until delivered.
-        self.pending: tuple[dict[str, Any], int] | None = None
+        #: The batch in flight (message, its entries), out of the queue until delivered.
+        self.pending: tuple[dict[str, Any], list[Queued]] | None = None
         #: Tries of the pending batch so far.
         self.attempt = 0
         #: Failed deliveries in a row, for the back-off.

@@ -41,7 +41,20 @@ TIMINGS: tuple[tuple[str, str, float, str], ...] = (
         120.0,
         "a request attempt fails with TIMEOUT when the device takes this long",
     ),
+    (
+        "--event-lifetime",
+        "event_lifetime",
+        86400.0,
+        "drop an undelivered event queued this long ago",
+    ),
 )
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability between 0 and 1")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +85,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="most items in one delivered NotificationMessage (default 10000)",
     )
     parser.add_argument(
+        "--queue-limit-bytes",
+        type=int,
+        default=50 * 1024 * 1024,
+        metavar="BYTES",
+        help="queue cap per API key; the oldest events are dropped past it (default 50 MB)",
+    )
+    parser.add_argument(
+        "--queue-limit-items",
+        type=int,
+        default=None,
+        metavar="N",
+        help="cap the number of queued events per API key too (default: no cap)",
+    )
+    parser.add_argument(
+        "--chaos",
+        type=_probability,
+        default=None,
+        metavar="P",
+        help="inject every kind of fault with probability P at each chance (default: none)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of --chaos, to replay the same faults (default: a random one, printed)",
+    )
+    parser.add_argument(
+        "--record-limit",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="most entries each record keeps: requests, faults, lost events (default 10000)",
+    )
+    parser.add_argument(
         "--websocket-shape",
         choices=("2019", "2020"),
         default="2019",
@@ -93,6 +140,11 @@ def run(args: argparse.Namespace) -> int:
         api_keys=args.api_keys,
         batch_limit=args.batch_limit,
         websocket_shape=args.websocket_shape,
+        queue_limit_bytes=args.queue_limit_bytes,
+        queue_limit_items=args.queue_limit_items,
+        chaos=args.chaos,
+        seed=args.seed,
+        record_limit=args.record_limit,
         **timings,
     )
     done = threading.Event()
@@ -112,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
             return 2
         print(f"mds emulator listening on {emulator.url}", flush=True)
         print(f"API key: {emulator.api_key}", flush=True)
+        chaos = emulator.chaos_report()["settings"]
+        if chaos is not None:
+            print(f"Chaos: {chaos['probability']:g} with seed {chaos['seed']}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         try:
             while not done.wait(0.5):

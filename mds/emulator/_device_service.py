@@ -55,7 +55,7 @@ from mds.emulator._messages import (
     endpoint_data,
     notification_item,
 )
-from mds.emulator._service import RECORD_LIMIT, NotificationService, Refusal, Settings
+from mds.emulator._service import NotificationService, Refusal, Settings
 
 __all__ = ["QUEUE_LIMIT", "DeviceService", "Reply"]
 
@@ -134,7 +134,7 @@ class DeviceService:
         #: Requests waiting or on their way, for :meth:`_schedule` to drop answered ones' events.
         self._pending_count = 0
         self._executions: collections.deque[dict[str, Any]] = collections.deque(
-            maxlen=RECORD_LIMIT
+            maxlen=notifications.record_limit
         )
         self._running = False
         self._thread: threading.Thread | None = None

@@ -19,12 +19,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Generic, NamedTuple, TypeVar, overload
 
+from mds.emulator._chaos import parse_chaos
 from mds.emulator._clock import Clock
 from mds.emulator._device_service import DeviceService
 from mds.emulator._faults import parse_fault
 from mds.emulator._http import ENDPOINTS, EmulatorServer
 from mds.emulator._messages import async_response_item, notification_item
-from mds.emulator._service import NotificationService, Settings
+from mds.emulator._service import (
+    EVENT_LIFETIME,
+    QUEUE_LIMIT_BYTES,
+    RECORD_LIMIT,
+    NotificationService,
+    Settings,
+)
 from mds.emulator._webhook import WebhookDispatcher
 
 __all__ = ["Emulator"]
@@ -106,10 +113,20 @@ class Emulator:
         clock: What every time-based rule reads (hold, expiry, purge window, back-off,
             give-up): a callable returning seconds, :func:`time.monotonic` by default. Pass a
             :class:`~mds.emulator.ManualClock` and step it to let time pass in tests.
+        queue_limit_bytes: The service's queue cap per API key (50 MB): past it, the oldest
+            items are dropped (lost, reason ``queue_cap``).
+        queue_limit_items: A cap on the number of queued items per key too (``None``: none).
+        event_lifetime: How long an undelivered item stays queued (24 h); then it is dropped
+            (lost, reason ``expired``).
+        chaos: Seeded chaos: the probability of every kind of fault at each of its decisions
+            (``None``: no chaos); see :meth:`set_chaos`.
+        seed: The seed of the chaos (``None``: a random one, shown in :meth:`chaos_report`).
+        record_limit: Most entries every record keeps (requests, webhook attempts, device
+            executions, chaos faults, lost items); oldest dropped first.
 
     Raises:
-        ValueError: For an empty ``api_keys``, a negative duration or an unknown
-            ``websocket_shape``.
+        ValueError: For an empty ``api_keys``, a negative duration, an unknown
+            ``websocket_shape``, a limit below 1 or a probability outside [0, 1].
     """
 
     long_poll_hold = _Setting[float]()
@@ -124,6 +141,9 @@ class Emulator:
     device_latency = _Setting[float]()
     device_timeout = _Setting[float]()
     websocket_shape = _Setting[str]()
+    queue_limit_bytes = _Setting[int]()
+    queue_limit_items = _Setting["int | None"]()
+    event_lifetime = _Setting[float]()
 
     def __init__(
         self,
@@ -145,6 +165,12 @@ class Emulator:
         websocket_shape: str = "2019",
         webhook_ca_certs: str | None = None,
         clock: Clock = time.monotonic,
+        queue_limit_bytes: int = QUEUE_LIMIT_BYTES,
+        queue_limit_items: int | None = None,
+        event_lifetime: float = EVENT_LIFETIME,
+        chaos: float | None = None,
+        seed: int | None = None,
+        record_limit: int = RECORD_LIMIT,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -172,11 +198,17 @@ class Emulator:
             device_latency=device_latency,
             device_timeout=device_timeout,
             websocket_shape=websocket_shape,
+            queue_limit_bytes=queue_limit_bytes,
+            queue_limit_items=queue_limit_items,
+            event_lifetime=event_lifetime,
         )
         self.webhook_ca_certs = webhook_ca_certs
-        self._service = NotificationService(settings, api_keys=accepted, clock=clock)
+        self._service = NotificationService(
+            settings, api_keys=accepted, clock=clock, record_limit=record_limit
+        )
         self._devices = DeviceService(self._service)
         self._running: _Running | None = None
+        self.set_chaos(chaos, seed=seed)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -577,10 +609,65 @@ class Emulator:
         """
         return dict(self._service.add_fault(parse_fault(spec, ENDPOINTS)))
 
+    def set_chaos(
+        self,
+        probability: float | None = None,
+        *,
+        seed: int | None = None,
+        faults: Mapping[str, float] | None = None,
+        endpoints: Iterable[str] | None = None,
+    ) -> None:
+        """Inject faults at random, replayably: the same seed and the same client requests
+        give the same faults in the same order (see ``docs/Emulator.md``, "Chaos").
+
+        Args:
+            probability: The probability of every kind of fault at each of its decisions
+                (each request, long poll, frame, webhook acknowledgement, reconnection);
+                ``None`` turns chaos off.
+            seed: The seed; ``None`` picks a random one (:meth:`chaos_report` shows it).
+            faults: ``{kind: probability}`` for kinds that differ from ``probability``
+                (``{"websocket.drop": 0.1, "rest.latency": 0}``); the kinds are
+                ``rest.429``, ``rest.500``, ``rest.502``, ``rest.503``, ``rest.504``,
+                ``rest.latency``, ``long_poll.410``, ``long_poll.early_204``,
+                ``long_poll.drop``, ``websocket.drop``, ``websocket.drop_mid_frame``,
+                ``websocket.close_1001``, ``websocket.close_1011``,
+                ``websocket.close_1012``, ``websocket.slow``, ``webhook.retry``,
+                ``channel.expiry``.
+            endpoints: The REST endpoints the ``rest.*`` kinds may hit
+                (``"GET /v2/notification/pull"``, ...); ``None`` for all of them. The admin
+                API is never hit.
+
+        Raises:
+            ValueError: For an unknown kind or endpoint, or a probability outside [0, 1].
+        """
+        spec: dict[str, Any] = {"probability": probability, "seed": seed, "faults": faults}
+        spec["endpoints"] = list(endpoints) if endpoints is not None else None
+        self._service.set_chaos(parse_chaos(spec, ENDPOINTS, secrets.randbelow(2**32)))
+
+    def chaos_report(self) -> dict[str, Any]:
+        """The chaos in force, every fault it injected, and what became of every queued item.
+
+        A JSON-able dict (``GET /_emulator/chaos`` answers the same):
+
+        * ``settings``: ``{"probability", "seed", "faults": {kind: probability},
+          "endpoints"}``, or ``None`` without chaos;
+        * ``faults``: the last ``record_limit`` faults injected, oldest first, each
+          ``{"sequence", "kind", "where", "key", "time", ...details}`` (``key`` names the API
+          key without revealing it, ``time`` is the emulator's clock);
+        * ``counts``: faults injected per kind, all of them; ``faults_dropped``: how many
+          records fell out of the list;
+        * ``items``: ``{"queued", "delivered", "lost": {reason: count}, "lost_items",
+          "lost_items_dropped", "still_queued"}``, the service's view of every item queued for
+          a channel: what should have reached the application is ``queued - lost -
+          still_queued``.
+        """
+        return self._service.chaos_report()
+
     def reset(self) -> None:
         """Forget everything: channels and queues (open websockets close with 1001), devices,
         pre-subscriptions and subscriptions, waiting requests, faults, recorded requests,
-        executions and webhook attempts.
+        executions and webhook attempts, the chaos record and the item counts (the chaos
+        settings stay; its draws start afresh from the seed).
         """
         self._devices.reset()
         self._service.reset()

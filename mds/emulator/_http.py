@@ -408,9 +408,28 @@ class Handler(BaseHTTPRequestHandler):
                 f"{method} {template}", self._bearer()
             ):
                 return
+            if path != WEBSOCKET_CONNECT and self._apply_chaos(
+                f"{method} {template}", self._bearer()
+            ):
+                return
             route(self, body)
         except _Answered:
             pass
+
+    def _apply_chaos(self, endpoint: str, api_key: str | None) -> bool:
+        """Apply seeded chaos to a request of ``endpoint``; ``True`` when it answered it
+        (before the route ran, so nothing was consumed).
+        """
+        chaos = self.service.rest_chaos(endpoint, api_key)
+        if chaos is None:
+            return False
+        if chaos.delay:
+            self.server.stopping.wait(chaos.delay)
+        if chaos.status is None:
+            return False
+        headers = {"Retry-After": chaos.retry_after} if chaos.retry_after is not None else None
+        self._error(chaos.status, f"Injected fault (chaos): {chaos.status}.", headers=headers)
+        return True
 
     def _apply_fault(self, endpoint: str, api_key: str | None) -> bool:
         """Apply an armed fault for ``endpoint``; ``True`` when it answered the request."""
@@ -519,11 +538,32 @@ class Handler(BaseHTTPRequestHandler):
             self._deliver(answer)
 
     def _deliver(self, batch: Batch) -> None:
+        if batch.fault == "drop":
+            self._cut(batch)
+            return
         try:
             self._json(200, batch.message)
         except OSError:
             self.service.requeue(batch)
             raise
+        self.service.delivered(batch)
+
+    def _cut(self, batch: Batch) -> None:
+        """Chaos ``long_poll.drop``: write the first ``batch.cut`` of the answer's body (nothing
+        at all for 0), then end the connection; the service counted the items lost in flight.
+        """
+        self.close_connection = True
+        try:
+            if batch.cut > 0:
+                body = json.dumps(batch.message, separators=(",", ":")).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: int(len(body) * batch.cut)])
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # the client went first: the batch is lost all the same
 
     def _delete_pull(self, body: bytes) -> None:
         answer = self.service.delete_pull(self._authenticate(forbid=False))
@@ -611,6 +651,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             if self._apply_fault(f"GET {WEBSOCKET_CONNECT}", token):
+                return
+            if self._apply_chaos(f"GET {WEBSOCKET_CONNECT}", token):
                 return
             handshake = ServerProtocol(select_subprotocol=_select_subprotocol)
             # (websockets < 17 has no ``protocol`` field; a websocket handshake is HTTP/1.1.)

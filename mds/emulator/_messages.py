@@ -20,6 +20,7 @@ __all__ = [
     "build_message",
     "encode_payload",
     "endpoint_data",
+    "item_size",
     "notification_item",
     "pop_front",
     "push_front",
@@ -69,6 +70,13 @@ def build_message(queue: Iterable[Item], limit: int) -> tuple[dict[str, Any], in
         last_key = key
         taken += 1
     return message, taken
+
+
+def item_size(item: Item) -> int:
+    """The bytes ``item`` takes in a queue: the length of its JSON text (what the service's
+    queue cap counts).
+    """
+    return len(json.dumps(item[1], separators=(",", ":"), default=str))
 
 
 def pop_front(queue: deque[Item], count: int) -> list[Item]:

@@ -31,12 +31,15 @@ from mds.emulator._channels import (
     Channel,
     KeyState,
     PullChannel,
+    Queued,
     SocketSession,
     WebsocketChannel,
 )
+from mds.emulator._chaos import REST_STATUSES, Chaos, ChaosSettings
 from mds.emulator._clock import Clock, ManualClock
 from mds.emulator._faults import EndpointFault, Fault, SocketFault
-from mds.emulator._messages import Item, build_message, pop_front, push_front, split_message
+from mds.emulator._ledger import Ledger
+from mds.emulator._messages import Item, build_message, split_message
 from mds.emulator._serialization import Serialization, decorate
 
 __all__ = [
@@ -47,14 +50,33 @@ __all__ = [
     "Delivery",
     "NotificationService",
     "Refusal",
+    "RestChaos",
     "Settings",
     "SocketEnd",
 ]
 
 logger = logging.getLogger("mds.emulator")
 
-#: How many recorded requests and webhook attempts are kept (oldest dropped first).
+#: How many recorded requests, webhook attempts, faults and lost items are kept by default
+#: (oldest dropped first).
 RECORD_LIMIT: Final = 10_000
+#: The service's queue cap per API key: 50 MB, oldest events dropped first.
+QUEUE_LIMIT_BYTES: Final = 50 * 1024 * 1024
+#: How long the service keeps an undelivered event: 24 hours.
+EVENT_LIFETIME: Final = 86400.0
+#: Close frames of the websocket chaos kinds (1001's reason must not read as a takeover).
+_CHAOS_CLOSES: Final = {
+    "websocket.close_1001": (1001, "server shutting down"),
+    "websocket.close_1011": (1011, "unexpected condition"),
+    "websocket.close_1012": (1012, "service restart"),
+}
+#: How much of a frame ``websocket.drop_mid_frame`` writes before the connection ends.
+MID_FRAME: Final = 0.5
+#: Websocket chaos drawn before each frame (it is not sent) and while sending it.
+_SOCKET_BETWEEN_FRAMES: Final = ("websocket.drop", *_CHAOS_CLOSES)
+_SOCKET_DURING_FRAME: Final = ("websocket.drop_mid_frame", "websocket.slow")
+#: Longest latency ``rest.latency`` adds, in seconds of real time.
+LATENCY_MAX: Final = 0.05
 #: URL + header names + header values of a webhook, at most.
 WEBHOOK_MAX_CHARS: Final = 400
 OTHER_CHANNEL: Final = "other type of channel already exists"
@@ -73,10 +95,13 @@ class Settings:
     with ``TIMEOUT`` (a device whose latency reaches it never answers in time).
     ``websocket_shape`` is ``"2019"`` (``channelId``, ``queueSize``, true status) or
     ``"2020"`` (``queue_size: -1``, ``status: unknown``, as the 2020 service answers).
+    ``queue_limit_bytes`` and ``queue_limit_items`` (``None``: no limit) cap each key's queue
+    (the oldest items are dropped first); ``event_lifetime`` is how long an undelivered item
+    stays queued.
 
     Raises:
-        ValueError: For a negative duration, a ``device_timeout`` of 0, a ``batch_limit``
-            below 1, or an unknown ``websocket_shape``.
+        ValueError: For a negative duration, a ``device_timeout`` or ``event_lifetime`` of 0,
+            a ``batch_limit`` or queue limit below 1, or an unknown ``websocket_shape``.
     """
 
     long_poll_hold: float = 30.0
@@ -91,10 +116,13 @@ class Settings:
     device_latency: float = 0.0
     device_timeout: float = 120.0
     websocket_shape: str = "2019"
+    queue_limit_bytes: int = QUEUE_LIMIT_BYTES
+    queue_limit_items: int | None = None
+    event_lifetime: float = EVENT_LIFETIME
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
-            if field.name in ("batch_limit", "websocket_shape"):
+            if field.name in _NOT_DURATIONS:
                 continue
             value = float(getattr(self, field.name))
             if value < 0:
@@ -102,12 +130,25 @@ class Settings:
             object.__setattr__(self, field.name, value)
         if self.device_timeout <= 0:
             raise ValueError("device_timeout must be positive")
+        if self.event_lifetime <= 0:
+            raise ValueError("event_lifetime must be positive")
+        for name in ("queue_limit_bytes", "queue_limit_items"):
+            limit = getattr(self, name)
+            if limit is None and name == "queue_limit_items":
+                continue
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise ValueError(f"{name} must be a positive integer")
         batch_limit = int(self.batch_limit)
         if batch_limit < 1:
             raise ValueError("batch_limit must be at least 1")
         object.__setattr__(self, "batch_limit", batch_limit)
         if self.websocket_shape not in WEBSOCKET_SHAPES:
             raise ValueError(f"websocket_shape must be one of {', '.join(WEBSOCKET_SHAPES)}")
+
+
+_NOT_DURATIONS: Final = frozenset(
+    ("batch_limit", "websocket_shape", "queue_limit_bytes", "queue_limit_items")
+)
 
 
 @dataclass(frozen=True)
@@ -123,13 +164,37 @@ class Refusal:
 class Batch:
     """One NotificationMessage taken from the front of a channel's queue for delivery.
 
-    Hand it back with :meth:`NotificationService.requeue` when it could not be delivered.
+    Hand it back with :meth:`NotificationService.requeue` when it could not be delivered, and
+    report it with :meth:`NotificationService.delivered` once it was written whole.
+
+    ``fault`` is the chaos fault its transport must act out: ``"drop"`` (write ``cut`` of
+    the answer's bytes, then close the connection: the items are lost in flight, already
+    counted so), ``"slow"`` (write it in small pieces with small pauses), or ``None``.
     """
 
     message: dict[str, Any]
-    items: list[Item]
+    entries: list[Queued]
     state: KeyState
     channel: Channel
+    fault: str | None = None
+    cut: float = 0.0
+
+    @property
+    def items(self) -> list[Item]:
+        """The items it holds, in queued order."""
+        return [entry.item for entry in self.entries]
+
+
+@dataclass(frozen=True)
+class RestChaos:
+    """What chaos does to one REST request: hold it ``delay`` seconds (real time), then
+    answer ``status`` (with ``Retry-After: retry_after`` when not ``None``) or, when
+    ``status`` is ``None``, the real answer.
+    """
+
+    delay: float
+    status: int | None
+    retry_after: str | None
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,8 +248,17 @@ class NotificationService:
         *,
         api_keys: Iterable[str] | None = None,
         clock: Clock = time.monotonic,
+        record_limit: int = RECORD_LIMIT,
     ) -> None:
+        if isinstance(record_limit, bool) or not isinstance(record_limit, int) or record_limit < 1:
+            raise ValueError("record_limit must be a positive integer")
         self.settings = settings if settings is not None else Settings()
+        #: Most entries kept by every record (requests, deliveries, faults, lost items).
+        self.record_limit = record_limit
+        #: The seeded chaos and the record of the faults it injected.
+        self.chaos = Chaos(record_limit)
+        #: What became of every queued item.
+        self.ledger = Ledger(record_limit)
         self._api_keys = frozenset(api_keys) if api_keys is not None else None
         self._clock = clock
         self._lock = threading.RLock()
@@ -192,9 +266,9 @@ class NotificationService:
         self._handshakes: set[str] = set()
         self._faults: list[_ArmedFault] = []
         self._drop_every: list[SocketFault] = []
-        self._requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECORD_LIMIT)
+        self._requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=record_limit)
         self._deliveries: collections.deque[dict[str, Any]] = collections.deque(
-            maxlen=RECORD_LIMIT
+            maxlen=record_limit
         )
         self._stopping = False
         #: The endpoint name each simulated device registered with (for ``original-ep``).
@@ -232,7 +306,8 @@ class NotificationService:
 
     def reset(self) -> None:
         """Forget everything: channels and queues (open websockets close with 1001), faults,
-        recorded requests and webhook attempts.
+        recorded requests and webhook attempts, the chaos record and the item counts (the
+        chaos settings stay, and its draws start afresh from the seed).
         """
         with self._lock:
             for state in self._states.values():
@@ -248,6 +323,8 @@ class NotificationService:
             self._drop_every.clear()
             self._requests.clear()
             self._deliveries.clear()
+            self.chaos.reset()
+            self.ledger.reset()
 
     def health(self) -> dict[str, Any]:
         """``{"status": "ok", "version", "channels", "websockets"}``."""
@@ -321,11 +398,14 @@ class NotificationService:
                 if channel is not None:
                     serialization = channel.serialization
                     if serialization is None or not serialization.decorates:
-                        channel.queue.extend(items)
+                        count = channel.queue.extend(items, now)
                     else:
-                        channel.queue.extend(
-                            decorate(items, serialization, self._timestamp, self._original_eps)
+                        count = channel.queue.extend(
+                            decorate(items, serialization, self._timestamp, self._original_eps),
+                            now,
                         )
+                    self.ledger.queued(count)
+                    self._cap(channel)
                     state.cond.notify_all()
                     queued += 1
         return queued
@@ -453,7 +533,7 @@ class NotificationService:
             channel = self._channel(api_key)
             if not isinstance(channel, CallbackChannel):
                 return False
-            self._drop_channel(self._state(api_key))
+            self._drop_channel(self._state(api_key), "channel_deleted")
             return True
 
     def next_delivery(self, channel: CallbackChannel) -> Delivery | None:
@@ -476,22 +556,23 @@ class NotificationService:
                     channel.delivering_generation = channel.generation
                     channel.failures = 0
                     channel.retry_at = None
-                if channel.queue and (
-                    channel.retry_at is None or self._clock() >= channel.retry_at
-                ):
+                self._outlive(channel, self._clock())
+                ready = channel.pending is not None or bool(channel.queue)
+                if ready and (channel.retry_at is None or self._clock() >= channel.retry_at):
                     break
-                self._wait(state, channel.retry_at if channel.queue else None)
+                self._wait(state, channel.retry_at if ready else None)
             if channel.pending is None:
-                channel.pending = build_message(channel.queue, self._chunk(channel))
+                message, count = build_message(channel.queue, self._chunk(channel))
+                channel.pending = (message, channel.queue.take(count))
                 channel.attempt = 0
             channel.attempt += 1
-            message, items = channel.pending
+            message, entries = channel.pending
             return Delivery(
                 channel=channel,
                 url=channel.url,
                 headers=dict(channel.headers),
                 message=message,
-                items=items,
+                items=len(entries),
                 attempt=channel.attempt,
                 generation=channel.generation,
                 started=self._clock(),
@@ -506,6 +587,8 @@ class NotificationService:
         After a failure the same batch is retried after the back-off (``webhook_backoff_base``,
         doubling with every failure in a row, capped at ``webhook_backoff_cap``); once failures
         have gone on for ``webhook_give_up`` seconds the callback is removed with its queue.
+        The chaos kind ``webhook.retry`` turns a 2xx into a time-out: the receiver processed
+        the batch, and gets it again.
 
         Returns:
             When the retry is due (clock time), or ``None`` when no back-off applies (the batch
@@ -526,8 +609,23 @@ class NotificationService:
             state = self._states.get(channel.api_key)
             if state is None or state.channel is not channel:
                 return None
+            if (
+                status is not None
+                and 200 <= status < 300
+                and self.chaos.roll("webhook.retry", "webhook", channel.api_key) is not None
+            ):
+                self.chaos.record(
+                    "webhook.retry",
+                    "webhook",
+                    channel.api_key,
+                    self._clock(),
+                    status=status,
+                    items=delivery.items,
+                )
+                status, error = None, f"answered {status}, taken as a time-out (chaos)"
             if status is not None and 200 <= status < 300:
-                pop_front(channel.queue, delivery.items)
+                if channel.pending is not None:
+                    self.ledger.delivered(len(channel.pending[1]))
                 channel.pending = None
                 channel.failures = 0
                 channel.failing_since = None
@@ -541,16 +639,15 @@ class NotificationService:
             now = self._clock()
             settings = self.settings
             if now - channel.failing_since >= settings.webhook_give_up:
-                state.channel = None
-                state.cond.notify_all()
                 self._record_delivery(
                     delivery.url,
                     "removed",
                     status,
                     error,
                     attempt=delivery.attempt,
-                    items=len(channel.queue),
+                    items=len(channel.queue) + delivery.items,
                 )
+                self._drop_channel(state, "channel_deleted")
                 logger.debug("callback removed after %.3fs of failures", now - channel.failing_since)
                 return None
             delay = min(
@@ -582,9 +679,16 @@ class NotificationService:
                 return Refusal(410, CHANNEL_DELETED)
             if channel is not None and channel.waiting:
                 return Refusal(409, "Conflict: a long poll request is already waiting on this key.")
+            if channel is not None and self._chaos_expiry(state, "long_poll", api_key):
+                channel = None
             if channel is None:
                 channel = PullChannel(now)
                 state.channel = channel
+            fault = self._first_fault(("long_poll.410", "long_poll.early_204"), "long_poll", api_key)
+            if fault is not None:
+                channel.last_get = now
+                self.chaos.record(fault, "long_poll", api_key, now, queued=len(channel.queue))
+                return Refusal(410, CHANNEL_DELETED) if fault == "long_poll.410" else None
             channel.waiting = True
             channel.last_get = now
             deadline = now + self.settings.long_poll_hold
@@ -597,20 +701,35 @@ class NotificationService:
                     if state.pull_deleted_at is not None:
                         return Refusal(410, CHANNEL_DELETED)
                     return None
+                self._outlive(channel, self._clock())
                 if not channel.queue:
                     return None
                 message, count = build_message(channel.queue, self.settings.batch_limit)
-                return Batch(message, pop_front(channel.queue, count), state, channel)
+                entries = channel.queue.take(count)
+                drop = self.chaos.roll("long_poll.drop", "long_poll", api_key)
+                if drop is None:
+                    return Batch(message, entries, state, channel)
+                cut = drop.choice((0.0, drop.random()))
+                self._lose_in_flight("long_poll.drop", "long_poll", api_key, entries, cut)
+                return Batch(message, entries, state, channel, "drop", cut)
             finally:
                 channel.waiting = False
                 channel.last_get = self._clock()
 
     def requeue(self, batch: Batch) -> None:
-        """Put an undelivered batch back at the front of its queue (if the channel still is)."""
+        """Put an undelivered batch back at the front of its queue (if the channel still is;
+        else its items are lost with the channel).
+        """
         with self._lock:
             if batch.state.channel is batch.channel:
-                push_front(batch.channel.queue, batch.items)
+                batch.channel.queue.put_back(batch.entries)
                 batch.state.cond.notify_all()
+            else:
+                self.ledger.lost(batch.items, "channel_deleted")
+
+    def delivered(self, batch: Batch) -> None:
+        """``batch`` was written whole to the client (a long-poll answer, a websocket frame)."""
+        self.ledger.delivered(len(batch.entries))
 
     def delete_pull(self, api_key: str) -> str:
         """A long-poll DELETE: ``"REMOVED"``, or ``"ALREADY_DELETED"`` in the purge window.
@@ -623,7 +742,7 @@ class NotificationService:
             state = self._state(api_key)
             self._expire(state, now)
             if isinstance(state.channel, PullChannel):
-                self._drop_channel(state)
+                self._drop_channel(state, "channel_deleted")
                 state.pull_deleted_at = now
                 return "REMOVED"
             if state.pull_deleted_at is not None:
@@ -678,7 +797,7 @@ class NotificationService:
             channel = self._channel(api_key)
             if not isinstance(channel, WebsocketChannel):
                 return False
-            self._drop_channel(self._state(api_key), 1000, "channel deleted")
+            self._drop_channel(self._state(api_key), "channel_deleted", 1000, "channel deleted")
             return True
 
     def begin_handshake(self, api_key: str) -> bool:
@@ -712,6 +831,10 @@ class NotificationService:
             if state is not None:
                 self._expire(state, self._clock())
                 channel = state.channel
+            if isinstance(channel, WebsocketChannel) and channel.session is None:
+                assert state is not None
+                if self._chaos_expiry(state, "websocket", token):
+                    channel = None
             if state is None or not isinstance(channel, WebsocketChannel):
                 session.request_close(1011, "no websocket channel is registered for this API key")
                 return session
@@ -737,15 +860,41 @@ class NotificationService:
         with self._lock:
             if state is None or channel is None:
                 return None
-            while not session.ending and not channel.queue:
-                state.cond.wait()
-            if session.ending:
+            while True:
+                while not session.ending and not channel.queue:
+                    state.cond.wait()
+                if session.ending:
+                    return None
+                self._outlive(channel, self._clock())
+                if channel.queue:
+                    break
+            key = session.api_key
+            between = self._first_fault(_SOCKET_BETWEEN_FRAMES, "websocket", key)
+            if between is not None:
+                self.chaos.record(between, "websocket", key, self._clock())
+                if between == "websocket.drop":
+                    session.request_drop()
+                else:
+                    session.request_close(*_CHAOS_CLOSES[between])
                 return None
             message, count = build_message(channel.queue, self._chunk(channel))
-            return Batch(message, pop_front(channel.queue, count), state, channel)
+            entries = channel.queue.take(count)
+            during = self._first_fault(_SOCKET_DURING_FRAME, "websocket", key)
+            if during == "websocket.drop_mid_frame":
+                self._lose_in_flight(during, "websocket", key, entries, MID_FRAME)
+                session.request_drop()
+                return Batch(message, entries, state, channel, "drop", MID_FRAME)
+            if during == "websocket.slow":
+                self.chaos.record(during, "websocket", key, self._clock(), items=len(entries))
+                return Batch(message, entries, state, channel, "slow")
+            return Batch(message, entries, state, channel)
 
-    def frame_sent(self, session: SocketSession) -> None:
-        """A frame went out (this is where a ``drop every k frames`` fault strikes)."""
+    def frame_sent(self, session: SocketSession, batch: Batch | None = None) -> None:
+        """A frame went out whole (``batch``: what it held, now delivered); this is where a
+        ``drop every k frames`` fault strikes.
+        """
+        if batch is not None:
+            self.delivered(batch)
         with self._lock:
             session.frames_sent += 1
             for fault in self._drop_every:
@@ -777,6 +926,58 @@ class NotificationService:
                 channel.session = None
                 channel.disconnected_since = self._clock()
             return SocketEnd(close=session.close_request, drop=session.drop_request)
+
+    # ------------------------------------------------------------------ chaos
+
+    def set_chaos(self, settings: ChaosSettings | None) -> None:
+        """Put seeded chaos in force (``None``: off); every decision site starts afresh."""
+        self.chaos.configure(settings)
+
+    def rest_chaos(self, endpoint: str, api_key: str | None) -> RestChaos | None:
+        """The chaos for one request to REST ``endpoint`` (``"GET /v2/notification/pull"``).
+
+        Every ``rest.*`` kind is drawn once per request; the first error kind that strikes
+        answers (with ``Retry-After`` or without, as its generator says), ``rest.latency``
+        delays the answer by up to :data:`LATENCY_MAX`. Returns ``None`` when nothing strikes.
+        """
+        chaos = self.chaos
+        if chaos.settings is None:
+            return None
+        now = self._clock()
+        delay = 0.0
+        latency = chaos.roll("rest.latency", endpoint, api_key)
+        if latency is not None:
+            delay = round(latency.uniform(0.001, LATENCY_MAX), 4)
+            chaos.record("rest.latency", endpoint, api_key, now, delay=delay)
+        fault = self._first_fault(tuple(REST_STATUSES), endpoint, api_key)
+        if fault is None:
+            return RestChaos(delay, None, None) if delay else None
+        status = REST_STATUSES[fault]
+        generator = chaos.site(fault, endpoint, api_key)
+        retry_after = "1" if generator.random() < 0.5 else None
+        chaos.record(fault, endpoint, api_key, now, status=status, retry_after=retry_after)
+        return RestChaos(delay, status, retry_after)
+
+    def chaos_report(self) -> dict[str, Any]:
+        """The chaos settings, every fault injected, and what became of every queued item.
+
+        ``{"settings", "faults", "counts", "faults_dropped", "items"}``; ``items`` is
+        ``{"queued", "delivered", "lost": {reason: count}, "lost_items",
+        "lost_items_dropped", "still_queued"}``.
+        """
+        report = self.chaos.report()
+        items = self.ledger.report()
+        with self._lock:
+            still = 0
+            for state in self._states.values():
+                channel = state.channel
+                if channel is not None:
+                    still += len(channel.queue)
+                    if isinstance(channel, CallbackChannel) and channel.pending is not None:
+                        still += len(channel.pending[1])
+        items["still_queued"] = still
+        report["items"] = items
+        return report
 
     # ------------------------------------------------------------------ faults
 
@@ -847,27 +1048,85 @@ class NotificationService:
         settings = self.settings
         if isinstance(channel, PullChannel):
             if not channel.waiting and now - channel.last_get >= settings.pull_expiry:
-                state.channel = None
+                self._drop_channel(state, "channel_expired")
         elif isinstance(channel, WebsocketChannel):
             if (
                 channel.session is None
                 and now - channel.disconnected_since >= settings.websocket_expiry
             ):
-                state.channel = None
+                self._drop_channel(state, "channel_expired")
+        if state.channel is not None:
+            self._outlive(state.channel, now)
         if (
             state.pull_deleted_at is not None
             and now - state.pull_deleted_at >= settings.purge_window
         ):
             state.pull_deleted_at = None
 
-    def _drop_channel(self, state: KeyState, close_code: int = 1000, reason: str = "") -> None:
-        """Delete the key's channel and queue; ask its socket to close with ``close_code``."""
+    def _drop_channel(
+        self, state: KeyState, why: str, close_code: int = 1000, close_reason: str = ""
+    ) -> None:
+        """Delete the key's channel and queue (its items are lost for ``why``); ask its socket
+        to close with ``close_code``.
+        """
         channel = state.channel
+        if channel is None:
+            return
         if isinstance(channel, WebsocketChannel) and channel.session is not None:
-            channel.session.request_close(close_code, reason)
+            channel.session.request_close(close_code, close_reason)
             channel.session = None
+        lost = [entry.item for entry in channel.queue.clear()]
+        if isinstance(channel, CallbackChannel) and channel.pending is not None:
+            lost[:0] = [entry.item for entry in channel.pending[1]]
+            channel.pending = None
+        self.ledger.lost(lost, why)
         state.channel = None
         state.cond.notify_all()
+
+    def _outlive(self, channel: Channel, now: float) -> None:
+        """Drop the items older than ``event_lifetime`` from ``channel``'s queue."""
+        expired = channel.queue.take_received_before(now - self.settings.event_lifetime)
+        if expired:
+            self.ledger.lost((entry.item for entry in expired), "expired")
+
+    def _cap(self, channel: Channel) -> None:
+        """Drop the oldest items of ``channel``'s queue while it is over a queue limit."""
+        settings = self.settings
+        queue = channel.queue
+        most_items = settings.queue_limit_items
+        dropped: list[Queued] = []
+        while queue.size > settings.queue_limit_bytes or (
+            most_items is not None and len(queue) > most_items
+        ):
+            dropped.extend(queue.take(1))
+        if dropped:
+            self.ledger.lost((entry.item for entry in dropped), "queue_cap")
+
+    def _first_fault(self, kinds: tuple[str, ...], where: str, api_key: str | None) -> str | None:
+        """Draw each of ``kinds`` once at ``where``; the first that strikes, else ``None``.
+
+        Every kind draws even after one struck, so that each site's stream advances once per
+        decision whatever the others drew.
+        """
+        struck = [kind for kind in kinds if self.chaos.roll(kind, where, api_key) is not None]
+        return struck[0] if struck else None
+
+    def _chaos_expiry(self, state: KeyState, where: str, api_key: str) -> bool:
+        """Draw ``channel.expiry``: when it strikes, the channel is removed as if idle."""
+        if self.chaos.roll("channel.expiry", where, api_key) is None:
+            return False
+        channel = state.channel
+        queued = len(channel.queue) if channel is not None else 0
+        self.chaos.record("channel.expiry", where, api_key, self._clock(), items=queued)
+        self._drop_channel(state, "channel_expired")
+        return True
+
+    def _lose_in_flight(
+        self, kind: str, where: str, api_key: str, entries: list[Queued], cut: float
+    ) -> None:
+        """A batch its transport will cut (``cut`` of its bytes written): lost in flight."""
+        self.chaos.record(kind, where, api_key, self._clock(), items=len(entries), cut=cut)
+        self.ledger.lost((entry.item for entry in entries), "in_flight")
 
     def _open_sessions(self, api_key: str | None) -> list[tuple[SocketSession, KeyState]]:
         found = []

@@ -12,24 +12,29 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import socket
+import time
 from collections.abc import Callable
 
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import DATA_OPCODES, Frame
-from websockets.protocol import Event
+from websockets.protocol import OPEN, Event
 from websockets.server import ServerProtocol
 from websockets.sync.connection import Connection
 
 from mds.emulator._channels import SocketSession
-from mds.emulator._service import NotificationService
+from mds.emulator._service import Batch, NotificationService
 
-__all__ = ["CLOSE_TIMEOUT", "serve_session"]
+__all__ = ["CLOSE_TIMEOUT", "SLOW_PAUSE", "SLOW_PIECES", "serve_session"]
 
 logger = logging.getLogger("mds.emulator")
 
 #: How long a close handshake may take before the socket is simply closed.
 CLOSE_TIMEOUT = 2.0
+#: A ``websocket.slow`` frame is written in this many pieces, with this pause (s) between.
+SLOW_PIECES = 8
+SLOW_PAUSE = 0.005
 
 
 class _ServerSocket(Connection):
@@ -58,6 +63,34 @@ class _ServerSocket(Connection):
             self._on_closed()
 
 
+def _send_faulty(connection: Connection, text: str, batch: Batch) -> None:
+    """Write ``text`` as one text frame the way ``batch.fault`` says: only the first
+    ``batch.cut`` of its bytes (``"drop"``: the connection ends right after), or in
+    :data:`SLOW_PIECES` pieces with :data:`SLOW_PAUSE` between them (``"slow"``).
+
+    The frame is built by the connection's own protocol under its lock, so that nothing
+    (a pong) is written in the middle of it.
+
+    Raises:
+        ConnectionClosed: When the connection is no longer open.
+        OSError: When the socket fails.
+    """
+    with connection.protocol_mutex:
+        protocol = connection.protocol
+        if protocol.state is not OPEN:
+            raise ConnectionClosed(None, None)
+        protocol.send_text(text.encode())
+        raw = b"".join(protocol.data_to_send())
+        if batch.fault == "drop":
+            connection.socket.sendall(raw[: int(len(raw) * batch.cut)])
+            return
+        piece = max(1, math.ceil(len(raw) / SLOW_PIECES))
+        for start in range(0, len(raw), piece):
+            if start:
+                time.sleep(SLOW_PAUSE)  # the fault itself: a frame trickling out
+            connection.socket.sendall(raw[start : start + piece])
+
+
 def serve_session(
     service: NotificationService,
     sock: socket.socket,
@@ -73,12 +106,18 @@ def serve_session(
     connection = _ServerSocket(sock, protocol, lambda: service.socket_closed(session))
     try:
         while (batch := service.next_frame(session)) is not None:
+            text = json.dumps(batch.message, separators=(",", ":"))
             try:
-                connection.send(json.dumps(batch.message, separators=(",", ":")))
+                if batch.fault is None:
+                    connection.send(text)
+                else:
+                    _send_faulty(connection, text, batch)
             except (ConnectionClosed, OSError):
-                service.frame_failed(session, batch)
+                if batch.fault != "drop":  # a dropped frame's items are already lost
+                    service.frame_failed(session, batch)
             else:
-                service.frame_sent(session)
+                if batch.fault != "drop":
+                    service.frame_sent(session, batch)
         end = service.disconnect(session)
         if end.drop:
             logger.debug("websocket dropped without a close frame (fault)")
