@@ -638,7 +638,7 @@ def test_two_listeners_on_one_key_do_not_fight(mds_emulator: Emulator,
                                                caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="mds.listener")
     policy = ReconnectPolicy(initial_delay=0.02, takeover_delay=0.1, takeover_max_delay=5.0,
-                             jitter=False)
+                             jitter=False, max_takeovers=None)
     listeners: list[NotificationListener] = []
     threads = []
     for _ in range(2):

@@ -4,6 +4,8 @@ that survives failures and stops when asked."""
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 import uuid
@@ -12,13 +14,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType, TracebackType
 from typing import Any
 
+from mds._types import UNSET
 from mds.api.channels import LONG_POLL, WEBSOCKET, delete_channel
 from mds.api.device_requests_api import DeviceRequestsApi
 from mds.api.notifications_api import NotificationsApi
 from mds.api.subscriptions_api import SubscriptionsApi
 from mds.api_client import ApiClient
+from mds.checkpoint import DEFAULT_WINDOW, CheckpointStore, Gate
 from mds.events import AsyncResponse, Event, event_list
-from mds.exceptions import ApiTimeoutError, ClientClosedError, MdsError
+from mds.exceptions import ApiTimeoutError, ApiTypeError, ApiValueError, ClientClosedError, MdsError
+from mds.listener._dedupe import Handover, uid_of
 from mds.listener._long_poll_source import LongPollSource
 from mds.listener._policy import DEFAULT_CLOSE_CODE_POLICY, Action, ListenerStats, ReconnectPolicy
 from mds.listener._requests import device_request, encode_value
@@ -26,12 +31,28 @@ from mds.listener._session import Session, Stopped
 from mds.listener._source import Backoff, Batch, BatchSource, ChannelGuard, Counters
 from mds.listener._stream import Registry, Stream
 from mds.listener._websocket_source import WebsocketOptions, WebsocketSource
-from mds.models import NotificationMessage, Presubscription
+from mds.models import (
+    NotificationMessage,
+    Presubscription,
+    SerializationConfigData,
+    SerializationConfigObjectV2,
+)
 from mds.models.presubscription import check_presubscriptions
+from mds.models.serialization_config_data import check_serialization
 
 __all__ = ["NotificationListener"]
 
 logger = logging.getLogger("mds.listener")
+
+#: Most items kept for iteration while request threads read the channel (``max_buffered``).
+DEFAULT_MAX_BUFFERED = 10_000
+
+
+def default_serialization() -> SerializationConfigData:
+    """What a listener registers its websocket channel with unless told otherwise: the 2020
+    ``cfg`` flags ``include_uid`` (for dropping repeats) and ``include_timestamp``."""
+    return SerializationConfigData(
+        type="v2", cfg=SerializationConfigObjectV2(include_uid=True, include_timestamp=True))
 
 
 class NotificationListener:
@@ -42,6 +63,18 @@ class NotificationListener:
     entering opens the channel (so conflicts and bad keys raise there), leaving calls
     ``close()``.
 
+    Repeats are dropped (effectively-once): the websocket channel is registered with the 2020
+    ``cfg`` flags ``include_uid`` and ``include_timestamp``, so every item carries a ``uid``,
+    and a `mds.checkpoint.Gate` between the channel and the application hands on only items
+    whose uid it has not seen finished: within the last ``dedupe_window`` uids in memory, and,
+    with a ``checkpoint``, across restarts (and across processes sharing a Redis checkpoint).
+    An item is *finished* when the application asks for the next one (the next event, or for
+    ``messages()`` the next batch); leaving ``with`` normally, or ``close()``, finishes the last
+    one, while leaving ``with`` on an exception (or calling ``close()`` while an exception is
+    being handled) releases it, so a redelivery is handed on again. ``stats`` counts what was
+    dropped (``duplicates_dropped``, ``busy``). The long poll has no serialization option:
+    its items carry no uid, so nothing is deduplicated there (the checkpoint records nothing).
+
     It also sends device requests and waits for their answers on its channel: ``request()``,
     and the short forms ``read()``, ``write()`` and ``execute()``. These may be called from
     any thread, several at once, whether or not a thread iterates: when none is reading the
@@ -51,8 +84,23 @@ class NotificationListener:
         api_client: the `mds.ApiClient` with the service URL and API key. The listener makes its
             requests on a private copy, so ``stop()`` never disturbs the caller's own calls.
         channel: ``"websocket"`` or ``"long-poll"``.
-        register: register the websocket channel when opening (PUT; no effect if it exists).
-            With False the channel must exist already. (A long poll needs no registration.)
+        register: register the websocket channel when opening (PUT; for a channel that exists,
+            only its serialization is applied). With False the channel must exist already, with
+            whatever serialization it has. (A long poll needs no registration.)
+        serialization: the `mds.SerializationConfigData` (or dict) the websocket channel is
+            registered with; by default ``include_uid`` and ``include_timestamp``. None
+            registers without one, as before 2020 (then items carry no uid: no deduplication).
+        checkpoint: where finished uids are recorded, so that a restarted listener skips what it
+            finished before: a file path (`mds.checkpoint.SqliteCheckpoint`), a ``redis://``
+            URL (`mds.checkpoint.RedisCheckpoint`, ``pip install "mds-client[redis]"``), or a
+            `mds.checkpoint.CheckpointStore`; opened with the listener, closed by ``close()``
+            (except a store object passed in, which stays the caller's). None (default): only
+            the in-memory window.
+        dedupe_window: how many of the latest uids are remembered in memory (a bounded window:
+            about 200 bytes each).
+        max_buffered: most items kept for iteration while threads of ``request()`` read the
+            channel (no thread is iterating, or it is busy). Past it, those threads stop reading
+            (the service keeps queuing) and wait for the iteration; nothing is dropped.
         replace_existing: when the key has a channel of another type, delete it when opening.
             Without it, opening raises `mds.ChannelConflictError` naming that channel.
         reconnect: a `ReconnectPolicy` (back-off, ``max_failures``, takeover handling).
@@ -94,9 +142,30 @@ class NotificationListener:
         connect_timeout: float = 10.0,
         close_timeout: float = 0.5,
         subscribe: Iterable[Presubscription | Mapping[str, Any]] | None = None,
+        serialization: SerializationConfigData | Mapping[str, Any] | None = UNSET,
+        checkpoint: str | os.PathLike[str] | CheckpointStore | None = None,
+        dedupe_window: int = DEFAULT_WINDOW,
+        max_buffered: int = DEFAULT_MAX_BUFFERED,
     ) -> None:
         if channel not in (WEBSOCKET, LONG_POLL):
             raise ValueError(f"channel must be 'websocket' or 'long-poll', not {channel!r}")
+        if serialization is UNSET:
+            serialization = default_serialization()
+        elif isinstance(serialization, Mapping):
+            serialization = dict(serialization)
+        config = check_serialization(serialization)
+        for name, limit in (("dedupe_window", dedupe_window), ("max_buffered", max_buffered)):
+            if type(limit) is not int:
+                raise ApiTypeError(f"{name} must be an int, not {type(limit).__name__}")
+            if limit < 1:
+                raise ApiValueError(f"{name} must be at least 1, not {limit}")
+        if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike,
+                                                                  CheckpointStore)):
+            raise ApiTypeError("checkpoint must be a file path, a redis:// URL or a "
+                               f"CheckpointStore, not {type(checkpoint).__name__}")
+        self.checkpoint = checkpoint
+        self.dedupe_window = dedupe_window
+        self.max_buffered = max_buffered
         self.subscribe: list[Presubscription] | None = (
             None if subscribe is None else check_presubscriptions(list(subscribe)))
         self.api_client = api_client
@@ -112,7 +181,7 @@ class NotificationListener:
                 {int(code): Action(action) for code, action in policy.items()}),
             ping_interval=ping_interval, ping_timeout=ping_timeout,
             subprotocol_auth=subprotocol_auth, connect_timeout=connect_timeout,
-            close_timeout=close_timeout,
+            close_timeout=close_timeout, serialization=config,
         )
         self._session = Session()
         self._counters = Counters()
@@ -120,6 +189,8 @@ class NotificationListener:
         self._stream: Stream | None = None  # the source's batches, shared out (when open)
         self._open_lock = threading.Lock()  # one thread opens; others wait for it
         self._events: deque[Event] = deque()  # of the current batch, not yet yielded
+        self._handover: Handover | None = None  # the gate and what the application holds
+        self._unadmitted: Batch | None = None  # read; the gate failed on it: admit it again
         self._device_requests: DeviceRequestsApi | None = None
         self._closed = False
 
@@ -134,7 +205,7 @@ class NotificationListener:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        self._release(delete=self.delete_channel_on_close, failed=exc is not None)
 
     def __repr__(self) -> str:
         host = self.api_client.configuration.host
@@ -166,9 +237,13 @@ class NotificationListener:
         if self._closed:
             raise ClientClosedError("this NotificationListener is closed")
         session = self._session
+        # The store first: a checkpoint that cannot be opened raises before any channel work.
+        gate = Gate(self.checkpoint, window=self.dedupe_window)
+        self._handover = Handover(gate, self._counters)
         session.start(self.api_client)
         self._source = source = self._make_source()
-        self._stream = stream = Stream(session, source, self._counters, self.async_responses)
+        self._stream = stream = Stream(session, source, self._counters, self.async_responses,
+                                       self.max_buffered)
         self._counters.started = time.time()
         try:
             if self.subscribe is not None:
@@ -180,7 +255,7 @@ class NotificationListener:
         except BaseException:
             # Nothing will call close() for a `with` that failed to enter: release it all now,
             # and never delete a channel we did not get.
-            self._release(delete=False)
+            self._release(delete=False, failed=True)
             raise
         return stream
 
@@ -200,15 +275,20 @@ class NotificationListener:
 
     def close(self) -> None:
         """Stop, close the connections and, with ``delete_channel_on_close``, delete the
-        channel. Idempotent. Errors while deleting the channel are logged, not raised."""
-        self._release(delete=self.delete_channel_on_close)
+        channel; finish the item the application holds (or, when called while an exception is
+        being handled, release it) and close the checkpoint. Idempotent. Errors while deleting
+        the channel or recording the checkpoint are logged, not raised."""
+        self._release(delete=self.delete_channel_on_close, failed=sys.exc_info()[1] is not None)
 
-    def _release(self, delete: bool) -> None:
+    def _release(self, delete: bool, failed: bool) -> None:
         if self._closed:
             return
         self.stop()
         self._closed = True
         self._counters.connected = False
+        handover = self._handover
+        if handover is not None:
+            handover.end(failed, [uid_of(event) for event in self._events])
         if self._source is None:
             return  # never opened: no client, no channel
         session = self._session
@@ -240,10 +320,15 @@ class NotificationListener:
         return self
 
     def __next__(self) -> Event:
+        handover = self._handover
+        if handover is not None and handover.holding:
+            handover.finish_in_hand()  # the application asks for more: it is done with those
         events = self._events
-        if events:
-            return events.popleft()
-        return self._next_event()
+        event = events.popleft() if events else self._next_event()
+        uid = uid_of(event)
+        if uid is not None:
+            self._handed().hand(uid)
+        return event
 
     def _next_event(self) -> Event:
         events = self._events
@@ -251,12 +336,18 @@ class NotificationListener:
             batch = self._next_batch()
             if batch is None:
                 raise StopIteration
-            events.extend(event_list(batch))
+            try:
+                events.extend(self._handed().events(event_list(batch)))
+            except BaseException:
+                self._unadmitted = batch  # the gate failed: nothing was claimed; keep it
+                raise
         return events.popleft()
 
     def messages(self) -> Iterator[NotificationMessage]:
         """Iterate whole batches (`mds.NotificationMessage`, never empty) instead of events.
-        Shares the stream with event iteration; every batch goes to exactly one of them.
+        Shares the stream with event iteration; every batch goes to exactly one of them. A
+        batch holds the items the gate admits (repeats left out); the items of a batch are
+        finished when the next batch is asked for.
 
         Raises RuntimeError if events of a batch are still buffered from event iteration
         (iterate the listener until they are consumed first)."""
@@ -265,13 +356,35 @@ class NotificationListener:
                 raise RuntimeError(
                     "events of a batch are still buffered: iterate the listener for them first"
                 )
-            batch = self._next_batch()
-            if batch is None:
-                return
-            yield _as_message(batch)
+            handover = self._handover
+            if handover is not None and handover.holding:
+                handover.finish_in_hand()
+            while True:
+                batch = self._next_batch()
+                if batch is None:
+                    return
+                try:
+                    admitted = self._handed().batch(batch)
+                except BaseException:
+                    self._unadmitted = batch
+                    raise
+                if admitted is not None:
+                    break
+            yield _as_message(admitted)
+
+    def _handed(self) -> Handover:
+        """The handover of the open listener (a batch came, so it was opened)."""
+        handover = self._handover
+        assert handover is not None, "the listener was opened before a batch came"
+        return handover
 
     def _next_batch(self) -> Batch | None:
-        """The next non-empty batch, or None when the stream has ended."""
+        """The next non-empty batch (first one the gate failed on), or None when the stream has
+        ended."""
+        batch = self._unadmitted
+        if batch is not None:
+            self._unadmitted = None
+            return batch
         stream = self._stream or self._opened()
         return stream.next_batch()
 

@@ -59,8 +59,11 @@ class ReconnectPolicy:
     Takeovers (another consumer opened the websocket of the same API key, so the service closed
     ours with 1001) are not failures: the listener waits ``takeover_delay``, doubled for each
     further takeover within ``takeover_window`` seconds, capped at ``takeover_max_delay``, so
-    two consumers never fight over the channel in a tight loop. With ``max_takeovers`` set,
-    more takeovers than that within the window raise `mds.ChannelConflictError`.
+    two consumers never fight over the channel in a tight loop. More than ``max_takeovers``
+    takeovers within the window (by default 3 within 600 s) raise `mds.ChannelTakenOverError`
+    (a `mds.ChannelConflictError`): two consumers of one key both miss notifications, so the
+    listener stops and says so instead of fighting on (the other consumer keeps the channel).
+    ``max_takeovers=None`` never gives up; 0 gives up at the first takeover.
     """
 
     # Not urllib3's Retry: that one bounds a single request's attempts; this one paces an
@@ -76,7 +79,7 @@ class ReconnectPolicy:
     takeover_delay: float = 5.0
     takeover_max_delay: float = 300.0
     takeover_window: float = 600.0
-    max_takeovers: int | None = None
+    max_takeovers: int | None = 3
 
     def __post_init__(self) -> None:
         for name in ("initial_delay", "max_delay", "healthy_after", "takeover_delay",
@@ -87,6 +90,8 @@ class ReconnectPolicy:
             raise ValueError("ReconnectPolicy.multiplier must be at least 1")
         if self.max_failures is not None and self.max_failures < 1:
             raise ValueError("ReconnectPolicy.max_failures must be None or at least 1")
+        if self.max_takeovers is not None and self.max_takeovers < 0:
+            raise ValueError("ReconnectPolicy.max_takeovers must be None or at least 0")
 
     def delay(self, failures: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after the ``failures``-th consecutive failure (1 for the first)."""
@@ -119,6 +124,10 @@ class ListenerStats:
     was re-established after a close or a failure; ``takeovers``: times another consumer took
     the websocket channel; ``failures``: failures seen in all, ``consecutive_failures`` since the
     last success; ``bad_frames``: frames that were not a NotificationMessage (logged, skipped);
+    ``duplicates_dropped``: items not handed to the application because their ``uid`` was
+    handed on (and finished) before, by this listener or, through a shared checkpoint, another
+    consumer; ``busy``: items not handed on because another consumer sharing the checkpoint (or
+    this listener, for a repeat of an item it has not finished yet) holds their ``uid``;
     ``last_close_code`` / ``last_close_reason``: of the last websocket close; ``last_error``: the
     text of the last failure; ``connected``: a websocket is open (long poll: the last poll
     succeeded); ``started``: `time.time` when the listener opened (None before);
@@ -135,6 +144,8 @@ class ListenerStats:
     failures: int = 0
     consecutive_failures: int = 0
     bad_frames: int = 0
+    duplicates_dropped: int = 0
+    busy: int = 0
     last_close_code: int | None = None
     last_close_reason: str | None = None
     last_error: str | None = None

@@ -103,7 +103,10 @@ def retryable(exc: ApiException) -> bool:
 @dataclass(slots=True)
 class Counters:
     """What `ListenerStats` reports, counted by the parts of a listener as things happen (in
-    the thread that reads for the listener)."""
+    the thread that reads for the listener). The same fields as `ListenerStats` but its
+    ``channel``, in the same order (`snapshot` fails loudly otherwise, and a test holds them in
+    step): a mutable twin, because the counting threads must not allocate a snapshot per
+    update."""
 
     connected: bool = False
     started: float | None = None
@@ -114,6 +117,8 @@ class Counters:
     failures: int = 0
     consecutive_failures: int = 0
     bad_frames: int = 0
+    duplicates_dropped: int = 0
+    busy: int = 0
     last_close_code: int | None = None
     last_close_reason: str | None = None
     last_error: str | None = None

@@ -8,6 +8,13 @@ thread iterates, and the iterating thread may send requests from its own loop. E
 is shared out under one lock: the answers to the listener's requests go to the threads waiting
 for them, the rest is kept, in order, for iteration. Nothing is lost or reordered, and no thread
 is started.
+
+Memory is bounded by back-pressure, never by dropping: the iterating thread reads only when
+nothing is kept for it, and a request's thread reads only while fewer than ``max_buffered``
+items are kept (a batch is never split, so at most ``max_buffered - 1`` plus one batch). When
+the iteration falls that far behind, requests wait for it (and time out if it never comes);
+meanwhile nobody reads the channel, so the websocket library stops reading the socket and the
+service keeps queuing.
 """
 
 from __future__ import annotations
@@ -78,19 +85,21 @@ class Stream:
     be called from any thread.
     """
 
-    __slots__ = ("_batches", "_cond", "_counters", "_ended", "_expected", "_reading",
-                 "_registry", "_session", "_source")
+    __slots__ = ("_batches", "_buffered", "_cond", "_counters", "_ended", "_expected",
+                 "_reading", "_registry", "_session", "_source", "max_buffered")
 
     def __init__(self, session: Session, source: BatchSource, counters: Counters,
-                 registry: Registry | None) -> None:
+                 registry: Registry | None, max_buffered: int = 10_000) -> None:
         self._session = session
         self._source = source
         self._counters = counters
         self._registry = registry
+        self.max_buffered = max_buffered
         self._cond = threading.Condition(threading.Lock())
         self._reading = False  # a thread holds the reading role
         self._ended = False  # the source has ended: nothing more will be read
         self._batches: deque[Batch] = deque()  # read, not yet handed to iteration
+        self._buffered = 0  # items in _batches
         # async id of a request waiting -> its answer, once arrived
         self._expected: dict[str, AsyncResponse | None] = {}
 
@@ -107,7 +116,24 @@ class Stream:
 
     def _take_batch(self) -> Batch | None:
         batches = self._batches
-        return batches.popleft() if batches else None
+        if not batches:
+            return None
+        batch = batches.popleft()
+        full = self._buffered >= self.max_buffered
+        self._buffered -= batch_size(batch)
+        if full and self._buffered < self.max_buffered:
+            self._cond.notify_all()  # requests waiting for room may read again
+        return batch
+
+    @property
+    def buffered(self) -> int:
+        """Items read and kept for iteration, not taken yet."""
+        return self._buffered
+
+    @property
+    def full(self) -> bool:
+        """``max_buffered`` items or more are kept for iteration: requests do not read."""
+        return self._buffered >= self.max_buffered
 
     # -- for requests ----------------------------------------------------------------------------
     def until_ready(self, deadline: float | None) -> bool:
@@ -138,8 +164,9 @@ class Stream:
     # -- reading ---------------------------------------------------------------------------------
     def _serve(self, take: Callable[[], T | None], deadline: float | None) -> T | None:
         """What *take* (called with the lock held) finds, as soon as it finds something; until
-        then read batches whenever no other thread is reading, else wait for the one that is.
-        None when the *deadline* passes; `Stopped` once the stream has ended without it."""
+        then read batches whenever no other thread is reading and there is room for what is
+        read, else wait for the one that is reading (or for the iteration to make room). None
+        when the *deadline* passes; `Stopped` once the stream has ended without it."""
         cond = self._cond
         while True:
             with cond:
@@ -154,7 +181,8 @@ class Stream:
                         timeout = deadline - time.monotonic()
                         if timeout <= 0:
                             return None
-                    if not self._reading:
+                    # Iteration reads only when nothing is kept for it: always room then.
+                    if not self._reading and self._buffered < self.max_buffered:
                         self._reading = True
                         break
                     cond.wait(timeout)
@@ -179,6 +207,7 @@ class Stream:
             with cond:
                 if batch is not None:
                     self._batches.append(batch)
+                    self._buffered += batch_size(batch)
                 if ended:
                     self._ended = True
                 self._reading = False

@@ -19,6 +19,7 @@ from mds.exceptions import (
     ApiTransportError,
     BadRequestException,
     ChannelConflictError,
+    ChannelTakenOverError,
     ForbiddenException,
     MdsError,
     UnauthorizedException,
@@ -27,6 +28,7 @@ from mds.exceptions import (
 from mds.listener._policy import Action, ReconnectPolicy
 from mds.listener._session import Session, Stopped
 from mds.listener._source import Backoff, Batch, ChannelGuard, Counters, has_items, retryable
+from mds.models import SerializationConfigData
 from mds.websocket import open_websocket, parse_frame_dict
 
 if TYPE_CHECKING:
@@ -54,6 +56,8 @@ class WebsocketOptions:
     subprotocol_auth: bool
     connect_timeout: float
     close_timeout: float
+    #: sent when registering (the 2020 ``cfg`` flags: uid, timestamp); None sends no body
+    serialization: SerializationConfigData | None = None
 
 
 class Takeovers:
@@ -69,7 +73,7 @@ class Takeovers:
 
     def record(self) -> float:
         """Count a takeover now; returns the seconds to wait before taking the channel back.
-        Raises `mds.ChannelConflictError` past ``max_takeovers`` within the window."""
+        Raises `mds.ChannelTakenOverError` past ``max_takeovers`` within the window."""
         policy = self._policy
         now = time.monotonic()
         times = self._times
@@ -77,9 +81,7 @@ class Takeovers:
         while now - times[0] > policy.takeover_window:
             times.popleft()
         if policy.max_takeovers is not None and len(times) > policy.max_takeovers:
-            raise ChannelConflictError(
-                409, f"another consumer took the websocket channel {len(times)} times within "
-                f"{policy.takeover_window:g} s", channel=WEBSOCKET)
+            raise ChannelTakenOverError(len(times), policy.takeover_window)
         return policy.takeover_wait(len(times), self._rng)
 
     @property
@@ -194,18 +196,20 @@ class WebsocketSource:
             return conn
 
     def _register(self) -> None:
-        """Register the websocket channel (PUT); a channel of another type in the way is named,
-        or replaced once when opening with ``replace_existing``."""
+        """Register the websocket channel (PUT, with the options' serialization: registering a
+        channel that exists applies it); a channel of another type in the way is named, or
+        replaced once when opening with ``replace_existing``."""
         session = self._session
+        serialization = self._options.serialization
         try:
-            session.call(session.api.register_websocket)
+            session.call(session.api.register_websocket, serialization)
             return
         except BadRequestException as exc:
             existing = self._guard.identify(default=LONG_POLL)
             if existing is None or existing == WEBSOCKET:
                 raise
             self._guard.settle(exc, existing)
-        session.call(session.api.register_websocket)
+        session.call(session.api.register_websocket, serialization)
 
     def _forget(self, conn: WebsocketConnection) -> None:
         self._session.let_go(conn)
