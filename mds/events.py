@@ -484,7 +484,8 @@ def _max_age(item: dict[str, Any], problems: list[str]) -> int | None:
             return None
     if type(value) is int:
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and value.isascii() and "_" not in value:
+        # (as the models read numbers: other scripts' digits and underscores are not the wire's)
         try:
             return int(value.strip())
         except ValueError:
@@ -741,7 +742,10 @@ def _async_response(item: Any, key: str, index: int) -> AsyncResponse:
         async_id = ""
     status = data.get("status")
     if type(status) is not int:
-        if isinstance(status, str) and status.strip().isdigit():
+        # ASCII digits only (str.isdigit() is also true for "²", which int() refuses), and
+        # few of them: int() refuses more than a few thousand, and no status has more than 3.
+        if isinstance(status, str) and status.isascii() and status.strip().isdigit() \
+                and len(status) <= 20:
             status = int(status)
         else:
             if status is None:

@@ -17,6 +17,7 @@ Run longer locally with, e.g., ``MDS_FUZZ_EXAMPLES=50000 python -m pytest test/t
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -32,6 +33,9 @@ __all__ = [
     "header_names",
     "header_values",
     "json_values",
+    "messages",
+    "mutated_messages",
+    "odd_values",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -118,3 +122,88 @@ header_values = st.text(
     alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
     max_size=60,
 )
+
+
+# -- NotificationMessages ---------------------------------------------------------------------
+
+_B64 = st.binary(max_size=24).map(lambda raw: base64.b64encode(raw).decode())
+_DEVICE_ID = st.text(min_size=1, max_size=12)
+_CFG = {"uid": st.text(max_size=12), "timestamp": st.integers(0, 2**41),
+        "original-ep": _DEVICE_ID}
+
+#: One well-formed item of each kind, as the service sends it.
+_NOTIFICATION = st.fixed_dictionaries(
+    {"ep": _DEVICE_ID, "path": st.sampled_from(["/3303/0/5700", "/3/0/0", "/1/0"])},
+    optional={"ct": st.sampled_from(CONTENT_TYPES), "payload": _B64,
+              "max-age": st.integers(0, 86400), **_CFG},
+)
+_RESOURCE = st.fixed_dictionaries(
+    {"path": st.sampled_from(["/3/0/0", "/3303/0/5700"])},
+    optional={"ct": st.text(max_size=8), "obs": st.booleans(), "rt": st.text(max_size=8),
+              "if": st.text(max_size=8)},
+)
+_REGISTRATION = st.fixed_dictionaries(
+    {"ep": _DEVICE_ID},
+    optional={"ept": st.text(max_size=8), "q": st.booleans(),
+              "resources": st.lists(_RESOURCE, max_size=3), **_CFG},
+)
+_ASYNC_RESPONSE = st.fixed_dictionaries(
+    {"id": _DEVICE_ID, "status": st.sampled_from([200, 202, 400, 404, 500, 502])},
+    optional={"error": st.text(max_size=12), "ct": st.sampled_from(CONTENT_TYPES),
+              "payload": _B64, "max-age": st.integers(0, 86400), **_CFG},
+)
+_DEREGISTRATION = _DEVICE_ID | st.fixed_dictionaries({"ep": _DEVICE_ID}, optional=_CFG)
+
+#: Well-formed NotificationMessage dicts (possibly ``{}``, the validation request).
+messages = st.fixed_dictionaries(
+    {},
+    optional={
+        "notifications": st.lists(_NOTIFICATION, max_size=4),
+        "registrations": st.lists(_REGISTRATION, max_size=2),
+        "reg-updates": st.lists(_REGISTRATION, max_size=2),
+        "de-registrations": st.lists(_DEREGISTRATION, max_size=2),
+        "registrations-expired": st.lists(_DEREGISTRATION, max_size=2),
+        "async-responses": st.lists(_ASYNC_RESPONSE, max_size=2),
+    },
+)
+
+#: Values that break the readers of an item's fields: wrong JSON types, and numbers spelt in
+#: ways some parsers read and some do not.
+odd_values = st.one_of(
+    json_values,
+    st.sampled_from(["\u00b2", "\u0663", "--5", "1_0", "9" * 5000, "1e999", "nan", " 7 ", "",
+                     "-", "true", "!!", "AAAA", "=", "\x00"]),
+)
+
+
+@st.composite
+def mutated_messages(draw: st.DrawFn) -> dict[str, Any]:
+    """A well-formed message with a few changes: a value replaced by an odd one, a key
+    removed, an item replaced, a list replaced by something else."""
+    message: dict[str, Any] = draw(messages)
+    for _ in range(draw(st.integers(1, 4))):
+        kinds = sorted(message)
+        if not kinds:
+            message[draw(st.text(max_size=20) | st.sampled_from(_KINDS))] = draw(odd_values)
+            continue
+        kind = draw(st.sampled_from(kinds))
+        items = message[kind]
+        if not isinstance(items, list) or not items or draw(st.integers(0, 9)) == 0:
+            message[kind] = draw(odd_values)
+            continue
+        index = draw(st.integers(0, len(items) - 1))
+        item = items[index]
+        if not isinstance(item, dict) or draw(st.integers(0, 5)) == 0:
+            items[index] = draw(odd_values)
+            continue
+        key = draw(st.sampled_from([*sorted(item), *_ITEM_KEYS]))
+        if key in item and draw(st.booleans()):
+            del item[key]
+        else:
+            item[key] = draw(odd_values)
+    return message
+
+
+_ITEM_KEYS = ["ep", "payload", "ct", "max-age", "status", "resources", "uid", "q", "id", "path"]
+_KINDS = ["notifications", "registrations", "reg-updates", "de-registrations",
+          "registrations-expired", "async-responses"]
