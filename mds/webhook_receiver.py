@@ -84,7 +84,10 @@ def _check_headers(expected: Mapping[str, str], received: Mapping[str, str]) -> 
         got = lowered.get(name.lower(), "")
         # Always compare (even when missing) and never short-circuit: the time taken does not
         # say which header, or how much of it, was right.
-        ok = hmac.compare_digest(got.encode("utf-8"), value.encode("utf-8")) & ok
+        # ("surrogatepass": a lone surrogate, which some frameworks let through, is a wrong
+        # value like any other, not a UnicodeEncodeError.)
+        ok = hmac.compare_digest(got.encode("utf-8", "surrogatepass"),
+                                 value.encode("utf-8", "surrogatepass")) & ok
     return ok
 
 
@@ -144,7 +147,7 @@ def parse_webhook(
     if expected_headers and not _check_headers(expected_headers, headers):
         raise UnauthorizedException(401, "missing or wrong webhook header")
     if isinstance(body, str):
-        body = body.encode("utf-8")
+        body = body.encode("utf-8", "surrogatepass")  # (then not JSON: a 400, no crash)
     if max_body is not None and len(body) > max_body:
         raise PayloadTooLargeException(413, f"the body is over {max_body} bytes")
     return _parse_body(body)
@@ -420,7 +423,7 @@ class WebhookReceiver:
         """One whole request, for any server or framework: check it, admit its items, hand them
         to the handlers, and return the answer to send (`WebhookAnswer`)."""
         if isinstance(body, str):
-            body = body.encode("utf-8")
+            body = body.encode("utf-8", "surrogatepass")
         refused = self.check_request(method, headers, len(body))
         return refused if refused is not None else self.deliver(body)
 
