@@ -429,7 +429,9 @@ class NotificationListener:
                 ``.error``, ``.response``): the device refused, or the service could not
                 deliver the request (``REQUEST_EXPIRED``, ``NOT_CONNECTED``, ``TIMEOUT``...).
             mds.ApiTimeoutError: no answer within *timeout*. With the long poll, a poll under
-                way is never cut short, so this may come up to one poll hold late.
+                way is never cut short, so this may come up to one poll hold late. Also when
+                ``max_buffered`` notifications wait for iteration (no thread iterates, or it
+                is behind): the request then stops reading the channel, and says so.
             mds.ClientClosedError: the listener is closed, or stopped before the answer came
                 (``stop()`` from another thread ends a waiting request at once).
             mds.ApiValueError, mds.ApiTypeError: a bad argument (nothing is sent), and the
@@ -448,7 +450,7 @@ class NotificationListener:
                     deadline is not None and time.monotonic() >= deadline):
                 raise ApiTimeoutError(f"no answer to {what} within {timeout:g} s: the "
                                       f"{self.channel} channel was not open in time (nothing "
-                                      "was sent)")
+                                      "was sent)" + _backlog(stream))
             async_id = str(uuid.uuid4())
             stream.expect(async_id)
             try:
@@ -463,7 +465,7 @@ class NotificationListener:
                 "close() was called, or the service ended the stream)") from None
         if answer is None:
             raise ApiTimeoutError(f"no answer to {what} within {timeout:g} s (async id "
-                                  f"{async_id})")
+                                  f"{async_id})" + _backlog(stream))
         return answer.raise_for_status()
 
     def read(
@@ -551,6 +553,15 @@ class NotificationListener:
     @property
     def close_timeout(self) -> float:
         return self._websocket.close_timeout
+
+
+def _backlog(stream: Stream) -> str:
+    """Why a request could not read the channel, when that is why it timed out."""
+    if not stream.full:
+        return ""
+    return (f"; the listener holds {stream.buffered} notifications that no thread has iterated "
+            f"yet (max_buffered={stream.max_buffered}), so requests stopped reading the channel: "
+            "iterate the listener (or messages()) to take them")
 
 
 def _as_message(batch: Batch) -> NotificationMessage:
