@@ -596,19 +596,6 @@ class NotificationService:
         """
         channel = delivery.channel
         with self._lock:
-            # Recorded in the same step as its consequence (a back-off, a removal), so that a
-            # reader who sees the record also sees the retry time that follows from it.
-            self._record_delivery(
-                delivery.url,
-                "delivery",
-                status,
-                error,
-                attempt=delivery.attempt,
-                items=delivery.items,
-            )
-            state = self._states.get(channel.api_key)
-            if state is None or state.channel is not channel:
-                return None
             if (
                 status is not None
                 and 200 <= status < 300
@@ -623,6 +610,19 @@ class NotificationService:
                     items=delivery.items,
                 )
                 status, error = None, f"answered {status}, taken as a time-out (chaos)"
+            # Recorded in the same step as its consequence (a back-off, a removal), so that a
+            # reader who sees the record also sees the retry time that follows from it.
+            self._record_delivery(
+                delivery.url,
+                "delivery",
+                status,
+                error,
+                attempt=delivery.attempt,
+                items=delivery.items,
+            )
+            state = self._states.get(channel.api_key)
+            if state is None or state.channel is not channel:
+                return None
             if status is not None and 200 <= status < 300:
                 if channel.pending is not None:
                     self.ledger.delivered(len(channel.pending[1]))
