@@ -1,0 +1,199 @@
+"""Dedupe and checkpoint for an asyncio listener: `mds.checkpoint.Gate` between the stream and
+the application, its blocking store calls in the listener's worker threads."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from mds.events import Event, event_list, message_dict
+from mds.exceptions import MdsError
+from mds.listener._source import Batch, has_items
+from mds.models import NotificationMessage
+
+if TYPE_CHECKING:
+    from mds.aio._worker import Worker
+    from mds.checkpoint import Claim
+    from mds.checkpoint import Gate as SyncGate
+
+__all__ = ["Gate", "admitted_part", "item_uids"]
+
+logger = logging.getLogger("mds.listener")
+
+#: The JSON keys of the item lists of a NotificationMessage.
+_KINDS = frozenset(NotificationMessage.attribute_map.values())
+
+Fetch = Callable[[], Awaitable["Batch | None"]]
+
+
+def _uid(item: Any) -> str | None:
+    if type(item) is not dict:
+        return None
+    uid = item.get("uid")
+    return uid if uid is None or type(uid) is str else str(uid)
+
+
+def item_uids(batch: Batch) -> tuple[list[tuple[str, int]], list[str]]:
+    """Where in *batch* the items with a uid are (kind, index), and their uids, in wire
+    order."""
+    places: list[tuple[str, int]] = []
+    uids: list[str] = []
+    for key, items in message_dict(batch).items():
+        if key in _KINDS and type(items) is list:
+            for index, item in enumerate(items):
+                uid = _uid(item)
+                if uid is not None:
+                    places.append((key, index))
+                    uids.append(uid)
+    return places, uids
+
+
+def admitted_part(batch: Batch, places: list[tuple[str, int]],
+                  claims: list[Claim]) -> Batch | None:
+    """*batch* without the items at *places* whose claim is not NEW: *batch* itself when none
+    is dropped, else a wire dict; None when no item is left."""
+    dropped = {place for place, claim in zip(places, claims, strict=True) if claim != "new"}
+    if not dropped:
+        return batch
+    rest: dict[str, Any] = {}
+    for key, items in message_dict(batch).items():
+        if key in _KINDS and type(items) is list:
+            kept = [item for index, item in enumerate(items) if (key, index) not in dropped]
+            if kept:
+                rest[key] = kept
+        else:
+            rest[key] = items
+    return rest if has_items(rest) else None
+
+
+class Gate:
+    """Admits what the stream reads through an `mds.checkpoint.Gate` (repeats, and what another
+    consumer holds, are dropped); what the application was handed is finished when it asks for
+    more, released when it failed.
+
+    Without a store the gate lives in memory and is called on the loop; with one
+    (``blocking``), every call runs in a worker thread, and a batch is fetched and admitted by a
+    task of its own, so that a cancelled ``async for`` neither loses the batch nor admits it
+    twice (a second admission would call its items repeats): the next call takes the task's
+    result."""
+
+    __slots__ = ("_admitting", "_gate", "_in_hand", "_worker", "blocking")
+
+    def __init__(self, gate: SyncGate, worker: Worker) -> None:
+        self._gate = gate
+        self._worker = worker
+        self._in_hand: list[str] = []  # uids handed to the application, not finished yet
+        self._admitting: asyncio.Task[Any] | None = None
+        self.blocking = gate.checkpoint is not None
+
+    @classmethod
+    async def make(cls, checkpoint: Any, window: int, worker: Worker) -> Gate:
+        """A gate on *checkpoint* (None, a store, a sqlite path, a ``redis://`` URL), opened
+        in a worker thread (opening a store is I/O)."""
+        from mds.checkpoint import Gate as SyncGate
+
+        return cls(await worker.run(SyncGate, checkpoint, window=window), worker)
+
+    @property
+    def duplicates_dropped(self) -> int:
+        return self._gate.duplicates_dropped
+
+    @property
+    def busy(self) -> int:
+        return self._gate.busy
+
+    # -- admitting -------------------------------------------------------------------------------
+    async def events(self, fetch: Fetch) -> list[Event] | None:
+        """The admitted events of the next batch *fetch* brings (maybe none); None at the end."""
+        return await self._admitted(fetch, self._events)  # type: ignore[no-any-return]
+
+    async def batch(self, fetch: Fetch) -> Batch | bool | None:
+        """The admitted part of the next batch (False when nothing of it was); None at the end.
+        Its items are then in the application's hand."""
+        return await self._admitted(fetch, self._batch)  # type: ignore[no-any-return]
+
+    async def _admitted(self, fetch: Fetch, admit: Callable[[Batch], Awaitable[Any]]) -> Any:
+        if not self.blocking:
+            batch = await fetch()
+            return None if batch is None else await admit(batch)
+        task = self._admitting
+        if task is None:
+            task = self._admitting = asyncio.get_running_loop().create_task(
+                self._fetch_and_admit(fetch, admit), name="mds-aio-admit")
+        await asyncio.wait([task])  # a cancelled caller leaves the task to the next one
+        self._admitting = None
+        return task.result()
+
+    @staticmethod
+    async def _fetch_and_admit(fetch: Fetch, admit: Callable[[Batch], Awaitable[Any]]) -> Any:
+        batch = await fetch()
+        return None if batch is None else await admit(batch)
+
+    async def _claims(self, uids: list[str | None]) -> list[Claim]:
+        if self.blocking:
+            return await self._worker.run(self._gate.admit, uids)
+        return self._gate.admit(uids)
+
+    async def _events(self, batch: Batch) -> list[Event]:
+        found = event_list(batch)
+        uids = [getattr(event, "uid", None) for event in found]
+        if uids.count(None) == len(uids):
+            return found
+        claims = await self._claims(uids)
+        return [event for event, claim in zip(found, claims, strict=True) if claim == "new"]
+
+    async def _batch(self, batch: Batch) -> Batch | bool:
+        places, uids = item_uids(batch)
+        if not uids:
+            return batch
+        claims = await self._claims(list(uids))
+        self._in_hand.extend(u for u, c in zip(uids, claims, strict=True) if c == "new")
+        rest = admitted_part(batch, places, claims)
+        return False if rest is None else rest
+
+    # -- the application's hand ------------------------------------------------------------------
+    def hand(self, event: Event) -> None:
+        """*event* was handed to the application."""
+        uid = getattr(event, "uid", None)
+        if uid is not None:
+            self._in_hand.append(uid)
+
+    async def finish_in_hand(self) -> None:
+        """The application asked for more: what it holds is finished (if the store fails they
+        stay held, and the error is raised)."""
+        in_hand = self._in_hand
+        if in_hand:
+            await self._run(self._gate.finish, list(in_hand))
+            in_hand.clear()
+
+    async def end(self, failed: bool, unhanded: Iterable[Event]) -> None:
+        """The application is done: what it holds is finished, or released when it *failed*;
+        the *unhanded* events (admitted, never handed out) are released, so that a consumer
+        sharing the store (or this one, restarted) gets them at once. Then closes the gate (and
+        the store it opened). A store failure is logged: this runs while closing."""
+        task = self._admitting
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+        gate, in_hand = self._gate, self._in_hand
+        rest = [uid for uid in (getattr(e, "uid", None) for e in unhanded) if uid is not None]
+        try:
+            if failed:
+                await self._run(gate.release, [*in_hand, *rest])
+            else:
+                await self._run(gate.finish, list(in_hand))
+                await self._run(gate.release, rest)
+            in_hand.clear()
+        except MdsError as exc:
+            logger.error("could not record what the application finished in the checkpoint: "
+                         "%s (those items may be handed on again after a restart)", exc)
+        finally:
+            await self._run(gate.close)
+
+    async def _run(self, fn: Callable[..., None], *args: Any) -> None:
+        if self.blocking:
+            await self._worker.run(fn, *args)
+        else:
+            fn(*args)
