@@ -352,3 +352,289 @@ def test_on_message_alone_gets_whole_batches_and_the_registry_its_answers() -> N
     assert status == "204 No Content"
     assert [m.async_responses[0].id for m in messages] == ["a1"]
     assert registry.wait("a1", timeout=0).value == 7
+
+
+# -- effectively once: repeats dropped by uid -------------------------------------------------
+
+def uid_of(event: Any) -> Any:
+    return event.uid
+
+
+def register_with_uids(api_client: mds.ApiClient, url: str) -> None:
+    """Register *url* as the callback, its items carrying ``uid`` (the 2020 cfg)."""
+    flags = mds.SerializationConfigObjectV2(include_uid=True)
+    mds.NotificationsApi(api_client).register_webhook(mds.Webhook(
+        url=url, headers={"authorization": SECRET},
+        serialization=mds.SerializationConfigData(cfg=flags)))
+
+
+def batch_body(*uids: str) -> bytes:
+    return json.dumps({"notifications": [
+        {"ep": "dev", "path": "/3303/0/5700", "ct": "text/plain", "max-age": 0, "uid": uid,
+         "payload": base64.b64encode(uid.encode()).decode()} for uid in uids]}).encode()
+
+
+def test_a_batch_the_emulator_delivers_again_is_handled_once(
+        mds_emulator: Emulator, mds_client: mds.ApiClient, serve: Callable[[Any], str],
+        tmp_path: Any) -> None:
+    events: list[Any] = []
+    with WebhookReceiver({"authorization": SECRET}, on_event=events.append,
+                         checkpoint=tmp_path / "hook.sqlite") as receiver:
+        register_with_uids(mds_client, serve(receiver))
+        # Every acknowledgement is taken as a time-out: the batch comes again and again.
+        mds_emulator.set_chaos(0, seed=7, faults={"webhook.retry": 1.0})
+        for i in range(5):
+            mds_emulator.notify("dev", "/3303/0/5700", i)
+
+        def answered() -> list[Any]:
+            return [d for d in mds_emulator.deliveries() if d["kind"] == "delivery"]
+
+        assert wait_until(lambda: len(answered()) >= 4)
+        mds_emulator.set_chaos(None)
+        repeats = len(answered())
+        assert wait_until(lambda: mds_emulator.chaos_report()["items"]["delivered"] == 5)
+        assert [e.value for e in events] == [0, 1, 2, 3, 4]  # once each, in order
+        # The receiver answered 204 every time; the chaos took some of them as time-outs.
+        assert all(d["status"] == 204 or d["error"].startswith("answered 204, taken as")
+                   for d in answered())
+        stats = receiver.stats
+        assert stats.events == 5
+        # Every item delivered more than once was dropped.
+        assert stats.duplicates_dropped == sum(d["items"] for d in answered()) - 5
+        assert stats.duplicates_dropped >= repeats - 1
+        assert stats.failures == stats.busy == 0
+        assert stats.batches == len(answered())
+
+
+def put(url: str, body: bytes, headers: dict[str, str] | None = None,
+        ) -> tuple[int, dict[str, str], bytes]:
+    return raw_request(url, body=body, headers={**auth(), **(headers or {})})
+
+
+def test_puts_of_the_same_batches_from_threads_are_handled_once(tmp_path: Any) -> None:
+    handled: list[str] = []
+    lock = threading.Lock()
+
+    def on_event(event: Any) -> None:
+        with lock:
+            handled.append(event.uid)
+
+    receiver = WebhookReceiver({"authorization": SECRET}, on_event=on_event,
+                               checkpoint=str(tmp_path / "c.sqlite"))
+    url, stop = serve_wsgiref(receiver)
+    bodies = [batch_body(*(f"b{b}-{i}" for i in range(20))) for b in range(5)]
+    statuses: list[int] = []
+    start = threading.Barrier(4)
+
+    def sender() -> None:
+        start.wait()
+        for _ in range(3):
+            for body in bodies:
+                status, headers, _ = put(url, body)
+                with lock:
+                    statuses.append(status)
+                if status == 503:
+                    assert headers["Retry-After"] == "1"
+
+    threads = [threading.Thread(target=sender) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        # As the service does: a batch answered 503 comes again; by now it is all done.
+        assert all(put(url, body)[0] == 204 for body in bodies)
+    finally:
+        stop()
+        receiver.close()
+    assert sorted(handled) == sorted(f"b{b}-{i}" for b in range(5) for i in range(20))
+    assert set(statuses) <= {204, 503}
+    assert receiver.stats.events == 100
+
+
+def test_a_failed_batch_is_released_and_its_redelivery_handled_once(
+        mds_emulator: Emulator, mds_client: mds.ApiClient, serve: Callable[[Any], str],
+        tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.CRITICAL, logger="mds.webhook")
+    attempts: list[Any] = []
+    done: list[Any] = []
+
+    def flaky(event: Any) -> None:
+        attempts.append(event.uid)
+        if len(attempts) == 1:
+            raise RuntimeError("database down")
+        done.append(event.value)
+
+    receiver = WebhookReceiver({"authorization": SECRET}, on_event=flaky,
+                               checkpoint=tmp_path / "c.sqlite")
+    register_with_uids(mds_client, serve(receiver))
+    mds_emulator.notify("dev", "/1/0/1", 41)
+    assert wait_until(lambda: mds_emulator.chaos_report()["items"]["delivered"] == 1)
+    statuses = [d["status"] for d in mds_emulator.deliveries() if d["kind"] == "delivery"]
+    assert statuses == [500, 204]
+    assert done == [41]
+    assert attempts[0] == attempts[1]  # the same uid, admitted again after the release
+    assert receiver.stats.failures == 1
+    # Delivered once more (a late repeat): dropped, handler not called.
+    assert put(serve(receiver), batch_body(attempts[0]))[0] == 204
+    assert len(attempts) == 2
+    receiver.close()
+
+
+def test_items_held_by_another_worker_answer_503_after_the_rest_is_handled(
+        tmp_path: Any) -> None:
+    path = tmp_path / "shared.sqlite"
+    entered, proceed = threading.Event(), threading.Event()
+    first_seen: list[str] = []
+    second_seen: list[str] = []
+    messages: list[mds.NotificationMessage] = []
+
+    def slow(event: Any) -> None:
+        first_seen.append(event.uid)
+        entered.set()
+        proceed.wait(5)
+
+    def record(message: mds.NotificationMessage) -> None:
+        messages.append(message)
+
+    first = WebhookReceiver(on_event=slow, checkpoint=path)
+    second = WebhookReceiver(on_event=lambda e: second_seen.append(uid_of(e)),
+                             on_message=record, checkpoint=path)
+    url_one, stop_one = serve_wsgiref(first)
+    url_two, stop_two = serve_wsgiref(second)
+    try:
+        answers: list[int] = []
+        sender = threading.Thread(target=lambda: answers.append(put(url_one, batch_body("a"))[0]))
+        sender.start()
+        assert entered.wait(5)  # the first worker is handling "a"
+        assert put(url_two, batch_body("a"))[0] == 503  # nothing else to handle
+        status, headers, body = put(url_two, batch_body("a", "b"))
+        assert (status, headers["Retry-After"]) == (503, "1")
+        assert b"another consumer" in body
+        assert second_seen == ["b"]  # handled before the 503
+        assert [uid_of(e) for e in messages[0].events()] == ["b"]  # on_message: admitted only
+        proceed.set()
+        sender.join()
+        assert answers == [204]
+        # The service retries: "a" is done by the first worker, "b" by the second.
+        assert put(url_two, batch_body("a", "b"))[0] == 204
+        assert second_seen == ["b"]
+        assert first_seen == ["a"]
+        assert second.stats == mds.webhook_receiver.ReceiverStats(
+            batches=3, events=1, duplicates_dropped=2, busy=2, failures=0)
+    finally:
+        proceed.set()
+        stop_one()
+        stop_two()
+        first.close()
+        second.close()
+
+
+def test_a_restarted_receiver_skips_what_it_finished(tmp_path: Any) -> None:
+    path = tmp_path / "restart.sqlite"
+    handled: list[str] = []
+    with WebhookReceiver(on_event=lambda e: handled.append(uid_of(e)), checkpoint=path) as receiver:
+        assert receiver.process({}, batch_body("x", "y")).status == 204
+    with WebhookReceiver(on_event=lambda e: handled.append(uid_of(e)), checkpoint=path) as again:
+        assert again.process({}, batch_body("x", "y", "z")).status == 204
+        assert again.stats.duplicates_dropped == 2
+    assert handled == ["x", "y", "z"]
+
+
+def test_a_failing_checkpoint_answers_503_and_loses_nothing(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from redis_server import RedisServer
+
+    caplog.set_level(logging.ERROR, logger="mds.webhook")
+    handled: list[str] = []
+    with RedisServer(password="pw-hidden") as redis:
+        def handler(event: Any) -> None:
+            handled.append(event.uid)
+            if event.uid == "stop-redis":
+                redis.stop()  # the store fails between handling and recording
+
+        receiver = WebhookReceiver(on_event=handler, checkpoint=redis.url)
+        assert receiver.process({}, batch_body("ok")).status == 204
+        answer = receiver.process({}, batch_body("stop-redis"))
+    assert answer.status == 204  # handled: not to be delivered again
+    answer = receiver.process({}, batch_body("next"))
+    assert (answer.status, dict(answer.headers)["Retry-After"]) == (503, "1")
+    assert b"checkpoint" in answer.body
+    assert handled == ["ok", "stop-redis"]  # "next" waits for the service's retry
+    assert receiver.stats.failures == 1
+    receiver.close()
+    with RedisServer(password="pw-hidden") as redis:
+        def failing(event: Any) -> None:
+            redis.stop()
+            raise RuntimeError("the handler and the store fail together")
+
+        receiver = WebhookReceiver(on_event=failing, checkpoint=redis.url)
+        assert receiver.process({}, batch_body("f")).status == 500
+        receiver.close()
+    assert all("pw-hidden" not in r.getMessage() for r in caplog.records)
+    assert any("could not release" in r.getMessage() for r in caplog.records)
+
+
+def test_process_admit_and_delivery_for_other_servers() -> None:
+    """The core an ASGI receiver reuses: check_request before the body, admit, then the
+    Delivery's handled() or failed()."""
+    receiver = WebhookReceiver({"authorization": SECRET})
+    assert receiver.check_request("GET", {}, None) == receiver.process({}, b"", "GET")
+    assert receiver.check_request("PUT", {"Authorization": SECRET}, "12") is None
+    for args, status in [(("put", {"authorization": SECRET}, None), 411),
+                         (("PUT", {}, 2), 401)]:
+        answer = receiver.check_request(*args)
+        assert answer is not None
+        assert answer.status == status
+    refused = receiver.admit(b"[]")
+    assert isinstance(refused, mds.webhook_receiver.WebhookAnswer)
+    assert refused.status_line == "400 Bad Request"
+    assert receiver.admit(b"{}") == mds.webhook_receiver.WebhookAnswer(204)
+    delivery = receiver.admit(batch_body("p", "q"))
+    assert isinstance(delivery, mds.webhook_receiver.Delivery)
+    assert [uid_of(e) for e in delivery.events()] == ["p", "q"]
+    assert repr(delivery) == "<Delivery of 2 items>"
+    assert delivery.events() is delivery.events()  # made once
+    assert delivery.failed().status == 500  # released: admitted again
+    again = receiver.admit(batch_body("p", "q"))
+    assert isinstance(again, mds.webhook_receiver.Delivery)
+    assert again.handled() == mds.webhook_receiver.WebhookAnswer(204)
+    assert receiver.admit(batch_body("q", "p")) == mds.webhook_receiver.WebhookAnswer(204)
+    answer = receiver.process({"Authorization": SECRET}, batch_body("p").decode())
+    assert answer.status == 204
+    stats = receiver.stats
+    assert (stats.events, stats.failures, stats.duplicates_dropped) == (2, 1, 3)
+    with pytest.raises(AttributeError):
+        stats.events = 0  # type: ignore[misc]
+
+
+def test_items_without_uid_are_always_handled(tmp_path: Any) -> None:
+    events: list[Any] = []
+    receiver = WebhookReceiver(on_event=events.append, checkpoint=tmp_path / "n.sqlite")
+    body = json.dumps({"registrations": [{"ep": "d1"}], "de-registrations": ["d2"]}).encode()
+    assert receiver.process({}, body).status == 204
+    assert receiver.process({}, body).status == 204
+    assert [e.device_id for e in events] == ["d1", "d2", "d1", "d2"]
+    mixed = json.dumps({"de-registrations": ["d3"], "notifications": json.loads(
+        batch_body("m"))["notifications"]}).encode()
+    assert receiver.process({}, mixed).status == 204
+    assert receiver.process({}, mixed).status == 204
+    assert [e.device_id for e in events[4:]] == ["d3", "dev", "d3"]  # the repeat of "m" dropped
+    assert receiver.stats.duplicates_dropped == 1
+    receiver.close()
+
+
+def test_unusual_bodies_keep_their_other_keys_and_uids() -> None:
+    messages: list[mds.NotificationMessage] = []
+    receiver = WebhookReceiver(on_message=messages.append)
+    items = json.loads(batch_body("u1", "u2"))["notifications"]
+    items[1]["uid"] = 12345  # read as the event reads it: "12345"
+    body = {"notifications": items, "registrations": [], "extra": {"kept": True}}
+    assert receiver.process({}, json.dumps(body).encode()).status == 204
+    body["notifications"] = [*items, json.loads(batch_body("u3"))["notifications"][0]]
+    assert receiver.process({}, json.dumps(body).encode()).status == 204
+    assert [uid_of(e) for m in messages for e in m.events()] == ["u1", "12345", "u3"]
+    assert messages[1].to_dict()["extra"] == {"kept": True}
+    assert receiver.stats.duplicates_dropped == 2
+    receiver.handle(messages[0])  # handle() itself drops nothing
+    assert len(messages) == 3
