@@ -4,11 +4,13 @@ application exactly once and in per-device order. Prints one table per channel; 
 the property does not hold on some channel (the table says what broke, with examples).
 
     python benchmarks/soak.py --channel websocket|long-poll|webhook|all \\
-        [--notifications 100000] [--devices 1000] [--chaos 0.02] [--seed 7] [--json FILE]
+        [--notifications 100000] [--devices 1000] [--chaos 0.02] [--seed 7] \\
+        [--emulator process|thread] [--batch-limit 100] [--fault KIND=P ...] [--json FILE]
 
-The emulator, the SDK consumer and the producer share one process (the emulator in threads):
-see ``test/soak_harness.py`` for what runs and what is checked. RSS is this whole process's,
-so "growth after warm-up" covers the emulator's bounded records as well as the consumer.
+See ``test/soak_harness.py`` for what runs and what is checked. By default the emulator and
+the producer run in a child process, so that the consumer's RSS and wall time are its own;
+``--emulator thread`` runs everything in this process (as the test suite does), where RSS
+also counts the emulator's records.
 A run's faults are replayed by running it again with the same seed (the same client requests
 give the same faults; thread timing can still move a fault from one request to the next).
 """
@@ -35,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--window", type=int, default=2000,
                         help="most notifications produced ahead of the application")
+    parser.add_argument("--batch-limit", type=int, default=100,
+                        help="most items in one delivered message")
+    parser.add_argument("--emulator", choices=["process", "thread"], default="process",
+                        help="run the emulator (and the producer) in a child process, or in "
+                             "threads of this one, sharing its GIL and its RSS")
     parser.add_argument("--drain-timeout", type=float, default=120.0)
     parser.add_argument("--fault", action="append", default=[], metavar="KIND=P",
                         help="probability of one kind of fault (repeatable; default: the "
@@ -56,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     for channel in channels:
         config = SoakConfig(channel, notifications=args.notifications, devices=args.devices,
                             chaos=args.chaos, seed=args.seed, window=args.window,
-                            drain_timeout=args.drain_timeout, chaos_faults=faults)
+                            drain_timeout=args.drain_timeout, chaos_faults=faults,
+                            batch_limit=args.batch_limit,
+                            emulator_process=args.emulator == "process")
         result = run_soak(config)
         print(result.table(), flush=True)
         print(flush=True)

@@ -79,9 +79,14 @@ class SoakConfig:
     ``notifications`` is rounded down to a multiple of ``devices`` (each device sends
     ``notifications // devices`` values). ``window``: most notifications produced ahead of the
     application (and of what the service declared lost). ``warmup``: the share of the run after
-    which the "warm" RSS is read. ``drain_timeout``: seconds allowed, after the last change, for
+    which the "warm" RSS is read (after the dedupe windows of 20,000 uids have filled); RSS is
+    also sampled after every tenth of the run. ``drain_timeout``: seconds allowed, after the last change, for
     everything to arrive. ``chaos_faults``: per kind of fault its probability, handed to the
-    emulator's ``set_chaos`` (None: the emulator's defaults for the probability).
+    emulator's ``set_chaos`` (None: ``chaos`` for every kind). ``batch_limit``: most items in
+    one delivered message (small batches mean more frames, polls and deliveries, so more
+    decisions for the chaos). ``emulator_process``: run the emulator and the producer in a
+    child process (`ServiceProcess`) instead of threads of this one. ``log_dir``: where the
+    history goes.
     """
 
     channel: str
@@ -90,10 +95,12 @@ class SoakConfig:
     chaos: float = 0.02
     seed: int = 7
     window: int = 2000
-    warmup: float = 0.1
+    warmup: float = 0.3
     drain_timeout: float = 120.0
     chaos_faults: Mapping[str, float] | None = None
     log_dir: str | None = None
+    emulator_process: bool = False
+    batch_limit: int = 100
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
@@ -112,7 +119,9 @@ class SoakResult:
 
     config: SoakConfig
     sent: int = 0
-    delivered: int | None = None  # by the service, from its record (None: no chaos record)
+    delivered: int = 0  # by the service, from its record
+    still_queued: int = 0  # at the service when the run ended
+    record_complete: bool = True  # the service's record adds up and lists every lost item
     lost: dict[str, int] = field(default_factory=dict)  # in flight at the service, by reason
     lost_listed: int = 0  # lost items the record names (device, value)
     received: int = 0  # notifications handed to the application, repeats included
@@ -122,6 +131,7 @@ class SoakResult:
     missing: int = 0  # delivered by the service, never reached the application
     unexpected: int = 0  # reached the application, but the service never sent it
     lost_but_received: int = 0  # the service says lost, the application got it
+    not_queued: int = 0  # changes made while the key had no channel: sent nowhere
     other_events: int = 0
     reconnects: int | None = None
     consumer_stats: dict[str, Any] = field(default_factory=dict)
@@ -130,7 +140,9 @@ class SoakResult:
     wall: float = 0.0
     rss_before: int = 0
     rss_warm: int = 0
+    rss_samples: list[int] = field(default_factory=list)  # after each tenth of the rounds
     rss_end: int = 0
+    emulator_rss: int | None = None  # the child process's, with ``emulator_process``
     drained: bool = False
     consumer_error: str | None = None
     examples: list[str] = field(default_factory=list)  # a few failures, for the report
@@ -140,7 +152,7 @@ class SoakResult:
     def ok(self) -> bool:
         """Every notification the service delivered reached the application exactly once and
         in per-device order (and the run drained)."""
-        return (self.drained and self.missing == 0 and self.duplicates == 0
+        return (self.drained and self.record_complete and self.missing == 0 and self.duplicates == 0
                 and self.order_violations == 0 and self.unexpected == 0
                 and self.consumer_error is None)
 
@@ -148,13 +160,14 @@ class SoakResult:
         mb = 2**20
         lost = ", ".join(f"{reason} {n}" for reason, n in sorted(self.lost.items())) or "0"
         faults = ", ".join(f"{kind} {n}" for kind, n in sorted(self.faults.items())) or "none"
-        delivered = "n/a (no chaos record)" if self.delivered is None else str(self.delivered)
         return [
             ("channel", self.config.channel),
             ("seed / chaos", f"{self.config.seed} / {self.chaos}"),
             ("devices x values", f"{self.config.devices} x {self.config.per_device}"),
-            ("sent", str(self.sent)),
-            ("delivered by the service", delivered),
+            ("batch limit / window", f"{self.config.batch_limit} / {self.config.window}"),
+            ("emulator", "child process" if self.config.emulator_process else "this process"),
+            ("sent", f"{self.sent} (+{self.not_queued} made while there was no channel)"),
+            ("delivered by the service", f"{self.delivered} ({self.still_queued} still queued)"),
             ("lost in flight at the service", f"{sum(self.lost.values())} ({lost})"),
             ("received by the application", f"{self.received} ({self.unique} distinct)"),
             ("duplicates reaching the application", str(self.duplicates)),
@@ -168,6 +181,9 @@ class SoakResult:
             ("RSS before / warm / end", f"{self.rss_before / mb:.1f} / {self.rss_warm / mb:.1f} / "
                                         f"{self.rss_end / mb:.1f} MB"),
             ("RSS growth after warm-up", f"{(self.rss_end - self.rss_warm) / mb:+.1f} MB"),
+            ("RSS after each tenth", " ".join(f"{rss / mb:.1f}" for rss in self.rss_samples)),
+            ("emulator process RSS at the end",
+             "-" if self.emulator_rss is None else f"{self.emulator_rss / mb:.1f} MB"),
             ("drained", str(self.drained)),
             ("verdict", "exactly once, in order" if self.ok else "FAILED"),
         ]
@@ -256,8 +272,9 @@ class ListenerConsumer:
         self.listener: NotificationListener | None = None
         self.error: str | None = None
         self._thread: threading.Thread | None = None
+        self._closing = False
 
-    def open(self, client: mds.ApiClient, app: Application, emulator: Emulator) -> None:
+    def open(self, client: mds.ApiClient, app: Application, channels: Callable[[], int]) -> None:
         if self.channel == "websocket":
             mds.NotificationsApi(client).register_websocket(dict(UID_SERIALIZATION))
         options = _supported(NotificationListener, dedupe_window=20_000)
@@ -270,7 +287,7 @@ class ListenerConsumer:
         self._thread.start()
         # A long poll creates its channel with its first GET: nothing may be produced before.
         deadline = time.monotonic() + 10
-        while emulator.health()["channels"] == 0 and time.monotonic() < deadline:
+        while channels() == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
 
     def _run(self, listener: NotificationListener, app: Application) -> None:
@@ -279,6 +296,11 @@ class ListenerConsumer:
                 app.take(event)
         except Exception as exc:  # noqa: BLE001 - any failure is reported: the run fails
             self.error = f"{type(exc).__name__}: {exc}"
+            return
+        if not self._closing:  # a consumer that stops listening loses everything after
+            stats = listener.stats
+            self.error = (f"the iteration ended by itself (last close code "
+                          f"{stats.last_close_code} {stats.last_close_reason!r})")
 
     def stats(self) -> dict[str, Any]:
         if self.listener is None:
@@ -290,6 +312,7 @@ class ListenerConsumer:
         return found
 
     def close(self) -> None:
+        self._closing = True
         if self.listener is not None:
             self.listener.stop()
         if self._thread is not None:
@@ -318,7 +341,7 @@ class WebhookConsumer:
         self._server: _ThreadedWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
-    def open(self, client: mds.ApiClient, app: Application, emulator: Emulator) -> None:
+    def open(self, client: mds.ApiClient, app: Application, channels: Callable[[], int]) -> None:
         secret = secrets.token_urlsafe(16)
         options = _supported(mds.WebhookReceiver, dedupe_window=20_000)
         self.receiver = receiver = mds.WebhookReceiver(
@@ -361,53 +384,12 @@ def make_consumer(channel: str) -> Consumer:
 
 
 # ------------------------------------------------------------------------------------------------
-# the emulator's chaos, as far as this emulator has it
-# ------------------------------------------------------------------------------------------------
-
-class Chaos:
-    """The emulator's chaos switch and record, read through whatever this emulator offers."""
-
-    def __init__(self, emulator: Emulator) -> None:
-        self._emulator = emulator
-        self.available = hasattr(emulator, "set_chaos") and hasattr(emulator, "chaos_report")
-        self._last_lost = 0
-        self._last_read = 0.0
-
-    def arm(self, probability: float, seed: int, faults: Mapping[str, float] | None) -> str:
-        if probability <= 0:
-            return "off"
-        if not self.available:
-            return "unavailable in this emulator"
-        set_chaos: Callable[..., Any] = self._emulator.set_chaos  # type: ignore[attr-defined]
-        if faults is None:
-            set_chaos(probability, seed)
-        else:
-            set_chaos(probability, seed, faults=dict(faults))
-        return f"{probability:g}"
-
-    def report(self) -> dict[str, Any] | None:
-        if not self.available:
-            return None
-        report: dict[str, Any] = self._emulator.chaos_report()  # type: ignore[attr-defined]
-        return report
-
-    def lost_so_far(self) -> int:
-        """How many items the service has declared lost (read at most every 50 ms)."""
-        now = time.monotonic()
-        if self.available and now - self._last_read > 0.05:
-            self._last_read = now
-            report = self.report() or {}
-            self._last_lost = sum(report.get("items", {}).get("lost", {}).values())
-        return self._last_lost
-
-
-# ------------------------------------------------------------------------------------------------
-# the run
+# the service side: the emulator, its devices and the producer, in this process or a child
 # ------------------------------------------------------------------------------------------------
 
 def _wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    """Poll *predicate* until true or *timeout* seconds pass (what the producer waits on is
-    another thread's progress; there is nothing to block on)."""
+    """Poll *predicate* until true or *timeout* seconds pass (what is waited for is another
+    thread's or process's progress; there is nothing to block on)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() >= deadline:
@@ -415,6 +397,196 @@ def _wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
         time.sleep(0.002)
     return True
 
+
+class ServiceSide:
+    """The emulator with the soak's devices, and the producer of their changes.
+
+    The producer changes each device's resource to 0, 1, 2, ... in rounds (one change per device
+    a round, devices in a seeded random order), and stays at most ``window`` notifications ahead
+    of ``progress()`` (the distinct notifications the application has) plus what the service
+    declared lost. ``queued`` marks each (device, value) the service queued for the channel (a
+    change made while there is no channel goes nowhere, and is not expected anywhere).
+    """
+
+    def __init__(self, config: SoakConfig) -> None:
+        self.config = config
+        # Every lost item must stay listed (the check names them); the other records are
+        # bounded by the same limit.
+        self.emulator = Emulator(api_keys=[API_KEY], long_poll_hold=1.0,
+                                 webhook_backoff_base=0.01, webhook_backoff_cap=0.1,
+                                 webhook_timeout=5.0, batch_limit=config.batch_limit,
+                                 record_limit=max(10_000, config.notifications))
+        self.devices = [device_name(i) for i in range(config.devices)]
+        self.queued = bytearray(config.devices * config.per_device)
+        self._last_lost = 0
+        self._last_read = 0.0
+
+    def start(self) -> str:
+        self.emulator.start()
+        return self.emulator.url
+
+    def register_devices(self) -> None:
+        for ep in self.devices:
+            self.emulator.register_device(ep, ept="soak", resources={RESOURCE: -1})
+
+    def channels(self) -> int:
+        return int(self.emulator.health()["channels"])
+
+    def arm_chaos(self) -> str:
+        """Switch chaos on as configured; says how it went ("off" or the probability)."""
+        config = self.config
+        if config.chaos <= 0:
+            return "off"
+        self.emulator.set_chaos(config.chaos, seed=config.seed, faults=config.chaos_faults)
+        return f"{config.chaos:g}"
+
+    def report(self) -> dict[str, Any]:
+        return self.emulator.chaos_report()
+
+    def lost_so_far(self) -> int:
+        """How many items the service has declared lost (its record read at most every 50 ms)."""
+        now = time.monotonic()
+        if now - self._last_read > 0.05:
+            self._last_read = now
+            self._last_lost = sum(self.report()["items"]["lost"].values())
+        return self._last_lost
+
+    def produce(self, progress: Callable[[], int], tick: Callable[[], None]) -> int:
+        """Make every change; returns how many notifications the service queued. Calls *tick*
+        after every tenth of the rounds (10 times)."""
+        config = self.config
+        rng = random.Random(config.seed)
+        set_resource = self.emulator.set_resource
+        devices, queued, per_device = self.devices, self.queued, config.per_device
+        window = config.window
+        ticks = {max(1, per_device * tenth // 10) for tenth in range(1, 10)}
+        sent = 0
+        seen = 0
+        for seq in range(per_device):
+            if seq in ticks:
+                tick()
+            order = list(range(config.devices))
+            rng.shuffle(order)
+            for index in order:
+                if set_resource(devices[index], RESOURCE, seq):
+                    sent += 1
+                    queued[index * per_device + seq] = 1
+                else:  # no channel (it expired): wait for the consumer to make a new one
+                    _wait_for(lambda: self.channels() > 0, 10.0)
+                if sent - seen > window:
+                    seen = self._catch_up(sent, progress)
+        tick()
+        return sent
+
+    def _catch_up(self, sent: int, progress: Callable[[], int]) -> int:
+        """Wait until the application (with what the service lost) is within half the window
+        of *sent*, for at most 30 s (a stall then shows in the check); returns where it is."""
+        seen = 0
+
+        def caught_up() -> bool:
+            nonlocal seen
+            seen = progress() + self.lost_so_far()
+            return sent - seen <= self.config.window // 2
+
+        _wait_for(caught_up, 30.0)
+        return seen
+
+    def take_queued(self) -> bytes:
+        return bytes(self.queued)
+
+    def stop(self) -> None:
+        self.emulator.stop()
+
+
+class ServiceProcess:
+    """`ServiceSide` in a child process (``multiprocessing``, spawned), driven through a pipe,
+    so that the emulator and the producer neither share the consumer's GIL nor count in its
+    RSS. Same methods as `ServiceSide`."""
+
+    def __init__(self, config: SoakConfig) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child, config),
+                                        name="soak-emulator", daemon=True)
+        self._process.start()
+        child.close()
+
+    def _call(self, name: str, *args: Any, **callbacks: Callable[[], Any]) -> Any:
+        self._conn.send((name, args))
+        while True:
+            kind, value = self._conn.recv()
+            if kind == "result":
+                return value
+            if kind == "error":
+                raise RuntimeError(f"the emulator process failed in {name}: {value}")
+            self._conn.send(callbacks[kind]())
+
+    def start(self) -> str:
+        return str(self._call("start"))
+
+    def register_devices(self) -> None:
+        self._call("register_devices")
+
+    def channels(self) -> int:
+        return int(self._call("channels"))
+
+    def arm_chaos(self) -> str:
+        return str(self._call("arm_chaos"))
+
+    def report(self) -> dict[str, Any]:
+        report: dict[str, Any] = self._call("report")
+        return report
+
+    def lost_so_far(self) -> int:
+        return int(self._call("lost_so_far"))
+
+    def produce(self, progress: Callable[[], int], tick: Callable[[], None]) -> int:
+        return int(self._call("produce", progress=progress, tick=tick))
+
+    def take_queued(self) -> bytes:
+        return bytes(self._call("take_queued"))
+
+    def rss(self) -> int:
+        return int(self._call("rss"))
+
+    def stop(self) -> None:
+        try:
+            self._call("stop")
+        finally:
+            self._conn.close()
+            self._process.join(10)
+
+
+def _serve(conn: Any, config: SoakConfig) -> None:
+    """The child process of `ServiceProcess`: runs one `ServiceSide`, one call at a time."""
+    side = ServiceSide(config)
+
+    def ask(kind: str) -> Any:
+        conn.send((kind, None))
+        return conn.recv()
+
+    while True:
+        name, args = conn.recv()
+        try:
+            if name == "produce":
+                value: Any = side.produce(lambda: int(ask("progress")), lambda: ask("tick"))
+            elif name == "rss":
+                value = rss_bytes()
+            else:
+                value = getattr(side, name)(*args)
+        except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            continue
+        conn.send(("result", value))
+        if name == "stop":
+            return
+
+
+# ------------------------------------------------------------------------------------------------
+# the run
+# ------------------------------------------------------------------------------------------------
 
 @contextlib.contextmanager
 def _history(config: SoakConfig) -> Iterator[tuple[IO[str], str]]:
@@ -427,53 +599,51 @@ def _history(config: SoakConfig) -> Iterator[tuple[IO[str], str]]:
 def run_soak(config: SoakConfig) -> SoakResult:
     """Run one soak and check it (see the module docstring); the result says how it went."""
     result = SoakResult(config)
-    devices = [device_name(i) for i in range(config.devices)]
-    emulator = Emulator(api_keys=[API_KEY], long_poll_hold=1.0, webhook_backoff_base=0.01,
-                        webhook_backoff_cap=0.1, webhook_timeout=5.0)
-    chaos = Chaos(emulator)
-    rng = random.Random(config.seed)
-    with emulator, _history(config) as (log, log_path):
-        result.log_path = log_path
-        app = Application(log, config.devices, config.per_device)
-        consumer = make_consumer(config.channel)
-        cfg = mds.Configuration(host=emulator.url, api_key=API_KEY)
-        with mds.ApiClient(cfg) as client:
-            mds.SubscriptionsApi(client).update_pre_subscriptions(
-                [{"endpoint-name": "soak-*", "resource-path": [RESOURCE]}])
-            for ep in devices:  # before the channel: their registrations go nowhere
-                emulator.register_device(ep, ept="soak", resources={RESOURCE: -1})
-            try:
-                consumer.open(client, app, emulator)
-                result.chaos = chaos.arm(config.chaos, config.seed, config.chaos_faults)
-                result.rss_before = _rss_settled()
-                started = time.perf_counter()
-                warm_at = max(1, int(config.per_device * config.warmup))
-                for seq in range(config.per_device):
-                    if seq == warm_at:
-                        result.rss_warm = _rss_settled()
-                    order = list(range(config.devices))
-                    rng.shuffle(order)
-                    for index in order:
-                        result.sent += emulator.set_resource(devices[index], RESOURCE, seq)
-                        if result.sent - app.unique > config.window:
-                            _wait_for(lambda: result.sent - app.unique - chaos.lost_so_far()
-                                      <= config.window // 2, 30.0)
-                result.drained = _wait_for(
-                    lambda: app.unique + chaos.lost_so_far() >= result.sent
-                    and consumer.error is None, config.drain_timeout)
-                time.sleep(0.2)  # anything still on its way (a repeat) arrives now
-                result.wall = time.perf_counter() - started
-                result.rss_end = _rss_settled()
-                if not result.rss_warm:
-                    result.rss_warm = result.rss_before
-            finally:
-                consumer.close()
-            result.consumer_stats = consumer.stats()
-            result.reconnects = result.consumer_stats.get("reconnects")
-            result.consumer_error = consumer.error
-            result.other_events = app.other
-            report = chaos.report()
-    verify(result, report)
+    service: ServiceSide | ServiceProcess = (
+        ServiceProcess(config) if config.emulator_process else ServiceSide(config))
+    try:
+        url = service.start()
+        with _history(config) as (log, log_path):
+            result.log_path = log_path
+            app = Application(log, config.devices, config.per_device)
+            consumer = make_consumer(config.channel)
+            cfg = mds.Configuration(host=url, api_key=API_KEY)
+            with mds.ApiClient(cfg) as client:
+                mds.SubscriptionsApi(client).update_pre_subscriptions(
+                    [{"endpoint-name": "soak-*", "resource-path": [RESOURCE]}])
+                service.register_devices()  # before the channel: registrations go nowhere
+                try:
+                    consumer.open(client, app, service.channels)
+                    result.chaos = service.arm_chaos()
+                    result.rss_before = _rss_settled()
+                    started = time.perf_counter()
+
+                    def tick() -> None:
+                        result.rss_samples.append(_rss_settled())
+
+                    result.sent = service.produce(lambda: app.unique, tick)
+                    result.drained = _wait_for(
+                        lambda: app.unique + service.lost_so_far() >= result.sent
+                        and consumer.error is None, config.drain_timeout)
+                    time.sleep(0.2)  # anything still on its way (a repeat) arrives now
+                    result.wall = time.perf_counter() - started
+                    result.rss_end = _rss_settled()
+                    # The sample nearest after the warm-up share (the tenths are 1-based).
+                    warm = min(len(result.rss_samples), max(1, round(config.warmup * 10)))
+                    result.rss_warm = result.rss_samples[warm - 1]
+                    if isinstance(service, ServiceProcess):
+                        result.emulator_rss = service.rss()
+                finally:
+                    consumer.close()
+                result.consumer_stats = consumer.stats()
+                result.reconnects = result.consumer_stats.get("reconnects")
+                result.consumer_error = consumer.error
+                result.other_events = app.other
+                report = service.report()
+                queued = service.take_queued()
+    finally:
+        service.stop()
+    verify(result, report, queued)
     return result
 
 
@@ -484,23 +654,33 @@ def _seq_of(item: Mapping[str, Any]) -> tuple[str, int] | None:
         return None
 
 
-def verify(result: SoakResult, report: Mapping[str, Any] | None) -> None:
-    """Check the history (the log) against the service's record (*report*)."""
+def verify(result: SoakResult, report: Mapping[str, Any], queued: bytes) -> None:
+    """Check the history (the log) against the service's record (*report*, the emulator's
+    ``chaos_report()``) and what it queued (*queued*: 1 at ``device * per_device + value`` for
+    each change the service queued for the channel)."""
     config = result.config
-    if report is not None:
-        items = report.get("items", {})
-        result.delivered = items.get("delivered")
-        result.lost = dict(items.get("lost", {}))
-        result.faults = dict(report.get("counts", {}))
+    items = report["items"]
+    result.delivered = items["delivered"]
+    result.lost = {reason: n for reason, n in items["lost"].items() if n}
+    result.still_queued = items.get("still_queued", 0)
+    result.faults = dict(report["counts"])
     lost: set[tuple[str, int]] = set()
-    for item in (report or {}).get("lost_items", ()):
-        if item.get("path", RESOURCE) == RESOURCE and (key := _seq_of(item)) is not None:
+    for item in items["lost_items"]:
+        if item.get("path") == RESOURCE and (key := _seq_of(item)) is not None:
             lost.add(key)
     result.lost_listed = len(lost)
+    examples = result.examples
+    if items.get("lost_items_dropped"):
+        result.record_complete = False
+        examples.append(f"{items['lost_items_dropped']} lost items fell out of the record: "
+                        "raise the emulator's record_limit")
+    if items["queued"] != result.sent:
+        result.record_complete = False
+        examples.append(f"the service counted {items['queued']} items queued, the producer "
+                        f"{result.sent}")
     per_device = config.per_device
     counts = bytearray(config.devices * per_device)
     last = array("l", [-1]) * config.devices
-    examples = result.examples
     with open(result.log_path) as history:
         for line in history:
             device, value, _uid = line.split(" ")
@@ -528,16 +708,25 @@ def verify(result: SoakResult, report: Mapping[str, Any] | None) -> None:
     for number in range(config.devices):
         device = device_name(number)
         for seq in range(per_device):
-            if counts[number * per_device + seq]:
+            index = number * per_device + seq
+            if not queued[index]:
+                result.not_queued += 1
+                if counts[index]:
+                    result.unexpected += 1
+                    if len(examples) < 5:
+                        examples.append(f"received, never queued: {device} {seq}")
+            elif counts[index]:
                 if (device, seq) in lost:
                     result.lost_but_received += 1
             elif (device, seq) not in lost:
                 result.missing += 1
                 if len(examples) < 5:
                     examples.append(f"delivered, never received: {device} {seq}")
-    if result.delivered is not None and result.delivered != result.sent - sum(result.lost.values()):
+    if result.delivered != result.sent - sum(result.lost.values()) - result.still_queued:
+        result.record_complete = False
         examples.append(f"the record does not add up: sent {result.sent}, delivered "
-                        f"{result.delivered}, lost {sum(result.lost.values())}")
+                        f"{result.delivered}, lost {sum(result.lost.values())}, still queued "
+                        f"{result.still_queued}")
 
 
 def as_json(result: SoakResult) -> str:
