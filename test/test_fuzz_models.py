@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 import mds
 import mds.models
 from mds.models._base import Field, Model
+from mds.models.notification_message import parse_message
 
 MODELS: list[type[Model]] = [getattr(mds.models, name) for name in mds.models.__all__]
 _BY_NAME = {cls.__name__: cls for cls in MODELS}
@@ -126,3 +127,11 @@ def test_valid_dicts_round_trip_through_to_dict(data: Any, cls: type[Model]) -> 
     model = cls.from_dict(value)
     assert model.to_dict() == value
     assert cls.from_dict(model.to_dict()) == model
+
+
+def test_json_nested_deeper_than_the_parser_goes_is_a_model_error() -> None:
+    """Regression (found by fuzzing `parse_webhook`): a body of 3000 ``[`` raised RecursionError
+    out of the one wire parser of webhook bodies, websocket frames and long-poll answers."""
+    for raw in (b"[" * 100_000, b'{"a":' * 100_000, "[" * 100_000):
+        with pytest.raises(mds.ModelError, match="nested too deeply"):
+            parse_message(raw)

@@ -417,6 +417,8 @@ def parse_object(raw: str | bytes | bytearray, what: str) -> dict[str, Any]:
         doc = json.loads(raw)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ModelError(f"not valid JSON ({exc})") from None
+    except RecursionError:  # arrays or objects nested deeper than the parser goes
+        raise ModelError("not valid JSON (nested too deeply)") from None
     if type(doc) is not dict:
         raise ModelError(f"expected a JSON object (a {what}), got {type(doc).__name__}")
     return doc
