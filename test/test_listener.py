@@ -663,6 +663,48 @@ def test_two_listeners_on_one_key_do_not_fight(mds_emulator: Emulator,
     assert any("another consumer" in r.getMessage() for r in caplog.records)
 
 
+def test_two_listeners_on_one_key_one_stops_and_says_why(mds_emulator: Emulator) -> None:
+    # The default max_takeovers (3 within the window), with short delays.
+    policy = ReconnectPolicy(initial_delay=0.02, takeover_delay=0.05, takeover_max_delay=1.0,
+                             jitter=False)
+    assert policy.max_takeovers == 3
+    listeners = [NotificationListener(client_for(mds_emulator), reconnect=policy)
+                 for _ in range(2)]
+    errors: list[BaseException] = []
+    received: list[Any] = []
+
+    def consume(listener: NotificationListener) -> None:
+        try:
+            received.extend(take(listener, 1))
+        except mds.MdsError as exc:
+            errors.append(exc)
+
+    threads = []
+    for listener in listeners:
+        listener.open()
+        threads.append(threading.Thread(target=consume, args=(listener,)))
+        threads[-1].start()
+    try:
+        assert wait_until(lambda: errors, timeout=10)
+        mds_emulator.notify("dev-1", "/3303/0/5700", 7)  # the one left has the channel
+        assert wait_until(lambda: received, timeout=5)
+    finally:
+        for listener in listeners:
+            listener.close()
+            listener.api_client.close()
+        for thread in threads:
+            thread.join()
+    [error] = errors
+    assert isinstance(error, mds.ChannelTakenOverError)
+    assert isinstance(error, mds.ChannelConflictError)
+    assert "another process (or another copy of this application)" in str(error)
+    assert "one consumer per API key" in str(error)
+    assert mds_emulator.api_key not in str(error)
+    assert (error.takeovers, error.window, error.channel) == (4, 600.0, "websocket")
+    assert values(received) == [7]
+    assert sorted(listener.stats.takeovers for listener in listeners) == [3, 4]
+
+
 def test_max_takeovers_raises_channel_conflict(mds_emulator: Emulator,
                                                client: mds.ApiClient) -> None:
     policy = ReconnectPolicy(takeover_delay=0.01, max_takeovers=0)
@@ -672,6 +714,7 @@ def test_max_takeovers_raises_channel_conflict(mds_emulator: Emulator,
             with pytest.raises(mds.ChannelConflictError) as info:
                 next(listener)
             other.close()
+    assert isinstance(info.value, mds.ChannelTakenOverError)
     assert info.value.channel == "websocket"
     assert listener.stats.takeovers == 1
 
@@ -756,6 +799,8 @@ def test_reconnect_policy_back_off() -> None:
         ReconnectPolicy(multiplier=0.5)
     with pytest.raises(ValueError, match="max_failures"):
         ReconnectPolicy(max_failures=0)
+    with pytest.raises(ValueError, match="max_takeovers"):
+        ReconnectPolicy(max_takeovers=-1)
     with mds.ApiClient() as api_client, pytest.raises(ValueError, match="'webhook'"):
         NotificationListener(api_client, "webhook")
 

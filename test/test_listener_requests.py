@@ -4,6 +4,7 @@ lost or reordered, whichever thread reads)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -455,6 +456,31 @@ def test_messages_iteration_gets_batches_read_by_a_request(
         message = next(iter(listener.messages()))
     assert [n.decode() for n in message.notifications] == [30]
     assert not message.async_responses
+
+
+def test_a_backlog_for_iteration_stops_requests_from_reading_and_loses_nothing(
+        emu: Emulator, client: mds.ApiClient) -> None:
+    backlog = [{"ep": DEVICE, "path": TEMPERATURE, "ct": "text/plain",
+                "payload": base64.b64encode(str(n).encode()).decode()} for n in range(50)]
+    with NotificationListener(client, max_buffered=10) as listener:
+        api = mds.NotificationsApi(client)
+        emu.queue_message({"notifications": backlog})
+        assert wait_until(lambda: api.get_websocket().queue_size == 0)  # sent to the listener
+        # Nobody iterates: the request reads the backlog, keeps it, then may read no further.
+        with pytest.raises(mds.ApiTimeoutError) as info:
+            listener.read(DEVICE, UNITS, timeout=1.0)
+        answers: list[Any] = []
+        requester = threading.Thread(target=lambda: answers.append(listener.read(DEVICE, UNITS)))
+        requester.start()  # waits for room
+        try:
+            events = notifications(listener, 51)  # iterating makes room: the request reads on
+        finally:
+            requester.join(10)
+    assert "50 notifications that no thread has iterated yet (max_buffered=10)" in str(info.value)
+    assert [e.value for e in events[:50]] == list(range(50))  # none lost, in order
+    assert isinstance(events[50], AsyncResponse)  # the late answer to the first request
+    assert events[50].value == "Cel"
+    assert answers == ["Cel"]
 
 
 # -- pre-subscriptions --------------------------------------------------------------------------
