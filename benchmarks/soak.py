@@ -5,7 +5,8 @@ the property does not hold on some channel (the table says what broke, with exam
 
     python benchmarks/soak.py --channel websocket|long-poll|webhook|all \\
         [--notifications 100000] [--devices 1000] [--chaos 0.02] [--seed 7] \\
-        [--emulator process|thread] [--batch-limit 100] [--fault KIND=P ...] [--json FILE]
+        [--emulator process|thread] [--batch-limit 100] [--fault KIND=P ...] \\
+        [--checkpoint sqlite|PATH|URL] [--json FILE]
 
 See ``test/soak_harness.py`` for what runs and what is checked. By default the emulator and
 the producer run in a child process, so that the consumer's RSS and wall time are its own;
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
@@ -42,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--emulator", choices=["process", "thread"], default="process",
                         help="run the emulator (and the producer) in a child process, or in "
                              "threads of this one, sharing its GIL and its RSS")
+    parser.add_argument("--checkpoint", metavar="sqlite|PATH|URL",
+                        help="the consumer's checkpoint: 'sqlite' for a fresh file per run, "
+                             "a file path, or a redis:// URL (default: none, the in-memory "
+                             "dedupe window alone)")
     parser.add_argument("--drain-timeout", type=float, default=120.0)
     parser.add_argument("--fault", action="append", default=[], metavar="KIND=P",
                         help="probability of one kind of fault (repeatable; default: the "
@@ -61,10 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     failed = []
     for channel in channels:
+        checkpoint = args.checkpoint
+        if checkpoint == "sqlite":
+            checkpoint = str(Path(tempfile.mkdtemp(prefix="soak-")) / "checkpoint.sqlite")
         config = SoakConfig(channel, notifications=args.notifications, devices=args.devices,
                             chaos=args.chaos, seed=args.seed, window=args.window,
                             drain_timeout=args.drain_timeout, chaos_faults=faults,
-                            batch_limit=args.batch_limit,
+                            batch_limit=args.batch_limit, checkpoint=checkpoint,
                             emulator_process=args.emulator == "process")
         result = run_soak(config)
         print(result.table(), flush=True)

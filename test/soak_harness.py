@@ -31,7 +31,6 @@ import base64
 import binascii
 import contextlib
 import gc
-import inspect
 import json
 import os
 import random
@@ -42,6 +41,7 @@ import time
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import IO, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -50,6 +50,7 @@ import mds
 from mds.emulator import Emulator
 from mds.events import Event, ResourceChanged
 from mds.listener import NotificationListener, ReconnectPolicy
+from servers import wait_until
 
 CHANNELS = ("websocket", "long-poll", "webhook")
 API_KEY = "ak_soak000000000000000000000000000000"
@@ -85,8 +86,9 @@ class SoakConfig:
     emulator's ``set_chaos`` (None: ``chaos`` for every kind). ``batch_limit``: most items in
     one delivered message (small batches mean more frames, polls and deliveries, so more
     decisions for the chaos). ``emulator_process``: run the emulator and the producer in a
-    child process (`ServiceProcess`) instead of threads of this one. ``log_dir``: where the
-    history goes.
+    child process (`ServiceProcess`) instead of threads of this one. ``checkpoint``: the
+    consumer's ``checkpoint=`` (a sqlite file or a ``redis://`` URL; None: the in-memory
+    dedupe window alone). ``log_dir``: where the history goes.
     """
 
     channel: str
@@ -101,6 +103,7 @@ class SoakConfig:
     log_dir: str | None = None
     emulator_process: bool = False
     batch_limit: int = 100
+    checkpoint: str | None = None
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
@@ -152,7 +155,8 @@ class SoakResult:
     def ok(self) -> bool:
         """Every notification the service delivered reached the application exactly once and
         in per-device order (and the run drained)."""
-        return (self.drained and self.record_complete and self.missing == 0 and self.duplicates == 0
+        return (self.drained and self.record_complete and self.missing == 0
+                and self.lost_but_received == 0 and self.duplicates == 0
                 and self.order_violations == 0 and self.unexpected == 0
                 and self.consumer_error is None)
 
@@ -165,6 +169,7 @@ class SoakResult:
             ("seed / chaos", f"{self.config.seed} / {self.chaos}"),
             ("devices x values", f"{self.config.devices} x {self.config.per_device}"),
             ("batch limit / window", f"{self.config.batch_limit} / {self.config.window}"),
+            ("checkpoint", _redacted(self.config.checkpoint)),
             ("emulator", "child process" if self.config.emulator_process else "this process"),
             ("sent", f"{self.sent} (+{self.not_queued} made while there was no channel)"),
             ("delivered by the service", f"{self.delivered} ({self.still_queued} still queued)"),
@@ -196,6 +201,16 @@ class SoakResult:
             lines.append(f"{'consumer error'.ljust(width)}  {self.consumer_error}")
         lines += [f"{'example'.ljust(width)}  {example}" for example in self.examples]
         return "\n".join(lines)
+
+
+def _redacted(checkpoint: str | None) -> str:
+    """The checkpoint without a password a Redis URL may carry."""
+    if checkpoint is None:
+        return "none (in-memory dedupe window)"
+    if "://" in checkpoint:
+        scheme, _, rest = checkpoint.partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2]}"
+    return "sqlite " + Path(checkpoint).name
 
 
 def rss_bytes() -> int:
@@ -258,12 +273,6 @@ def _index(device: str, value: Any, per_device: int) -> int | None:
 # consumers: one per kind of channel, behind one small interface
 # ------------------------------------------------------------------------------------------------
 
-def _supported(call: Callable[..., Any], **wanted: Any) -> dict[str, Any]:
-    """The keywords of *wanted* that *call* accepts (the dedupe options arrive while this runs)."""
-    parameters = inspect.signature(call).parameters
-    return {name: value for name, value in wanted.items() if name in parameters}
-
-
 class ListenerConsumer:
     """`NotificationListener` on the websocket or the long poll, iterated by its own thread."""
 
@@ -274,21 +283,19 @@ class ListenerConsumer:
         self._thread: threading.Thread | None = None
         self._closing = False
 
-    def open(self, client: mds.ApiClient, app: Application, channels: Callable[[], int]) -> None:
+    def open(self, client: mds.ApiClient, app: Application, channels: Callable[[], int],
+             checkpoint: str | None) -> None:
         if self.channel == "websocket":
             mds.NotificationsApi(client).register_websocket(dict(UID_SERIALIZATION))
-        options = _supported(NotificationListener, dedupe_window=20_000)
         self.listener = listener = NotificationListener(
             client, self.channel, reconnect=FAST_RECONNECT, ping_interval=5.0,
-            ping_timeout=5.0, close_timeout=0.2, **options)
+            ping_timeout=5.0, close_timeout=0.2, checkpoint=checkpoint)
         listener.open()
         self._thread = threading.Thread(target=self._run, args=(listener, app),
                                         name=f"mds-soak-{self.channel}")
         self._thread.start()
         # A long poll creates its channel with its first GET: nothing may be produced before.
-        deadline = time.monotonic() + 10
-        while channels() == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: channels() > 0, 10.0)
 
     def _run(self, listener: NotificationListener, app: Application) -> None:
         try:
@@ -341,11 +348,11 @@ class WebhookConsumer:
         self._server: _ThreadedWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
-    def open(self, client: mds.ApiClient, app: Application, channels: Callable[[], int]) -> None:
+    def open(self, client: mds.ApiClient, app: Application, channels: Callable[[], int],
+             checkpoint: str | None) -> None:
         secret = secrets.token_urlsafe(16)
-        options = _supported(mds.WebhookReceiver, dedupe_window=20_000)
         self.receiver = receiver = mds.WebhookReceiver(
-            {"authorization": secret}, on_event=app.take, **options)
+            {"authorization": secret}, on_event=app.take, checkpoint=checkpoint)
         server = make_server("127.0.0.1", 0, receiver, server_class=_ThreadedWSGIServer,
                              handler_class=_QuietHandler)
         assert isinstance(server, _ThreadedWSGIServer)
@@ -387,17 +394,6 @@ def make_consumer(channel: str) -> Consumer:
 # the service side: the emulator, its devices and the producer, in this process or a child
 # ------------------------------------------------------------------------------------------------
 
-def _wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    """Poll *predicate* until true or *timeout* seconds pass (what is waited for is another
-    thread's or process's progress; there is nothing to block on)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.002)
-    return True
-
-
 class ServiceSide:
     """The emulator with the soak's devices, and the producer of their changes.
 
@@ -418,8 +414,8 @@ class ServiceSide:
                                  record_limit=max(10_000, config.notifications))
         self.devices = [device_name(i) for i in range(config.devices)]
         self.queued = bytearray(config.devices * config.per_device)
-        self._last_lost = 0
-        self._last_read = 0.0
+        self._ledger = (0, 0)
+        self._ledger_read = 0.0
 
     def start(self) -> str:
         self.emulator.start()
@@ -443,13 +439,15 @@ class ServiceSide:
     def report(self) -> dict[str, Any]:
         return self.emulator.chaos_report()
 
-    def lost_so_far(self) -> int:
-        """How many items the service has declared lost (its record read at most every 50 ms)."""
+    def ledger(self) -> tuple[int, int]:
+        """How many items the service has delivered, and declared lost (its record read at
+        most every 50 ms: it is a copy of every fault and lost item)."""
         now = time.monotonic()
-        if now - self._last_read > 0.05:
-            self._last_read = now
-            self._last_lost = sum(self.report()["items"]["lost"].values())
-        return self._last_lost
+        if now - self._ledger_read > 0.05:
+            self._ledger_read = now
+            items = self.report()["items"]
+            self._ledger = (items["delivered"], sum(items["lost"].values()))
+        return self._ledger
 
     def produce(self, progress: Callable[[], int], tick: Callable[[], None]) -> int:
         """Make every change; returns how many notifications the service queued. Calls *tick*
@@ -472,7 +470,7 @@ class ServiceSide:
                     sent += 1
                     queued[index * per_device + seq] = 1
                 else:  # no channel (it expired): wait for the consumer to make a new one
-                    _wait_for(lambda: self.channels() > 0, 10.0)
+                    wait_until(lambda: self.channels() > 0, 10.0, interval=0.002)
                 if sent - seen > window:
                     seen = self._catch_up(sent, progress)
         tick()
@@ -485,10 +483,10 @@ class ServiceSide:
 
         def caught_up() -> bool:
             nonlocal seen
-            seen = progress() + self.lost_so_far()
+            seen = progress() + self.ledger()[1]
             return sent - seen <= self.config.window // 2
 
-        _wait_for(caught_up, 30.0)
+        wait_until(caught_up, 30.0, interval=0.002)
         return seen
 
     def take_queued(self) -> bytes:
@@ -539,8 +537,9 @@ class ServiceProcess:
         report: dict[str, Any] = self._call("report")
         return report
 
-    def lost_so_far(self) -> int:
-        return int(self._call("lost_so_far"))
+    def ledger(self) -> tuple[int, int]:
+        delivered, lost = self._call("ledger")
+        return int(delivered), int(lost)
 
     def produce(self, progress: Callable[[], int], tick: Callable[[], None]) -> int:
         return int(self._call("produce", progress=progress, tick=tick))
@@ -613,7 +612,7 @@ def run_soak(config: SoakConfig) -> SoakResult:
                     [{"endpoint-name": "soak-*", "resource-path": [RESOURCE]}])
                 service.register_devices()  # before the channel: registrations go nowhere
                 try:
-                    consumer.open(client, app, service.channels)
+                    consumer.open(client, app, service.channels, config.checkpoint)
                     result.chaos = service.arm_chaos()
                     result.rss_before = _rss_settled()
                     started = time.perf_counter()
@@ -622,10 +621,18 @@ def run_soak(config: SoakConfig) -> SoakResult:
                         result.rss_samples.append(_rss_settled())
 
                     result.sent = service.produce(lambda: app.unique, tick)
-                    result.drained = _wait_for(
-                        lambda: app.unique + service.lost_so_far() >= result.sent
-                        and consumer.error is None, config.drain_timeout)
-                    time.sleep(0.2)  # anything still on its way (a repeat) arrives now
+
+                    def drained() -> bool:
+                        # Settled at the service (a webhook batch is delivered when answered
+                        # 2xx, after its handler ran; a repeat comes before that) and at the
+                        # application.
+                        delivered, lost = service.ledger()
+                        return (delivered + lost >= result.sent
+                                and app.unique + lost >= result.sent)
+
+                    result.drained = wait_until(
+                        lambda: consumer.error is not None or drained(), config.drain_timeout,
+                        interval=0.01) and consumer.error is None
                     result.wall = time.perf_counter() - started
                     result.rss_end = _rss_settled()
                     # The sample nearest after the warm-up share (the tenths are 1-based).
@@ -732,6 +739,7 @@ def verify(result: SoakResult, report: Mapping[str, Any], queued: bytes) -> None
 def as_json(result: SoakResult) -> str:
     data = {name: value for name, value in vars(result).items() if name != "config"}
     data["config"] = {k: v for k, v in vars(result.config).items() if k != "chaos_faults"}
+    data["config"]["checkpoint"] = _redacted(result.config.checkpoint)
     data["ok"] = result.ok
     return json.dumps(data, indent=2, default=str)
 
