@@ -320,6 +320,8 @@ class Handler(BaseHTTPRequestHandler):
                 size_line = self.rfile.readline(1024)
                 try:
                     size = int(size_line.split(b";", 1)[0].strip(), 16)
+                    if size < 0:  # "-5": read(-5) would raise, dropping the connection
+                        raise ValueError(size)
                 except ValueError:
                     self.close_connection = True
                     self._error(400, "Malformed chunked body.")
