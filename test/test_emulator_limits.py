@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -86,7 +85,7 @@ def test_the_documented_defaults() -> None:
         {"queue_limit_items": 1.5},
         {"event_lifetime": 0},
     ):
-        with pytest.raises(ValueError, match="queue_limit|event_lifetime"):
+        with pytest.raises(ValueError, match=r"queue_limit|event_lifetime"):
             Settings(**bad)
 
 
