@@ -23,13 +23,14 @@ from mds.cli import (
     EXIT_DEVICE_ERROR,
     EXIT_FAILURE,
     EXIT_OK,
+    EXIT_TAKEN_OVER,
     EXIT_TIMEOUT,
     EXIT_USAGE,
     event_to_json,
     format_event,
     main,
 )
-from mds.cli._listen import Forwarder, describe_rules
+from mds.cli._listen import Forwarder, describe_rules, summary
 from mds.cli._options import subscription_rule
 from mds.emulator import Emulator
 from mds.emulator.pytest_plugin import TEST_TIMINGS
@@ -42,6 +43,7 @@ from mds.events import (
     Resource,
     ResourceChanged,
 )
+from mds.listener import ListenerStats
 from mds.webhook_receiver import WebhookReceiver
 from servers import ScriptedServer, wait_until
 
@@ -176,6 +178,77 @@ def test_listen_forwards_batches_to_a_local_webhook_handler(
     assert report
     assert "1 item" in report[0]
     assert "204" in report[0]
+
+
+def notifications_with_uids(*uids: str) -> dict[str, Any]:
+    return {"notifications": [
+        {"ep": "dev-1", "path": "/1/0/1", "ct": "text/plain", "payload": "MQ==", "uid": uid}
+        for uid in uids]}
+
+
+def test_listen_checkpoint_skips_what_a_previous_run_printed(
+        mds_emulator: Emulator, listen: Callable[..., Any], tmp_path: Any) -> None:
+    # Over the long poll, whose items the emulator leaves as queued: the test sets the uids.
+    checkpoint = str(tmp_path / "listen.sqlite")
+    printed: list[str] = []
+    runs: list[list[tuple[str, ...]]] = [[("a", "b"), ("a", "b", "c")], [("a", "b", "c", "d")]]
+    for run, batches in enumerate(runs):
+        proc, out, err = listen("--json", "--channel", "long-poll", "--checkpoint", checkpoint,
+                                "--host", mds_emulator.url, MDS_API_KEY=mds_emulator.api_key)
+        assert wait_until(lambda: mds_emulator.health()["channels"] >= 1, 15), "no poll came"
+        for uids in batches:
+            mds_emulator.queue_message(notifications_with_uids(*uids))
+        lines = out.wait(lambda lines, run=run: len(lines) >= (3 if run == 0 else 1))
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == EXIT_OK
+        printed += [json.loads(line)["uid"] for line in lines]
+        closing = err.join()[-1]
+        assert closing.startswith("mds: ")
+        assert "duplicate(s) dropped" in closing
+    assert printed == ["a", "b", "c", "d"]
+    assert "3 duplicate(s) dropped" in closing  # a, b and c, handled by the first run
+
+
+def test_listen_exits_6_when_another_consumer_keeps_taking_the_channel(
+        mds_emulator: Emulator, mds_client: mds.ApiClient, listen: Callable[..., Any]) -> None:
+    proc, _, err = listen("--max-takeovers", "0", "--host", mds_emulator.url,
+                          MDS_API_KEY=mds_emulator.api_key)
+    wait_connected(mds_emulator)
+    other = mds.NotificationsApi(mds_client).connect_websocket()  # another consumer of the key
+    try:
+        assert proc.wait(15) == EXIT_TAKEN_OVER
+    finally:
+        other.close()
+    text = "\n".join(err.join())
+    assert "another process (or another copy of this application) is using the same API key's " \
+        "websocket channel" in text
+    assert "one consumer per API key" in text
+    assert "taken over 1 time(s)" in text
+    assert mds_emulator.api_key not in text
+
+
+def test_listen_checkpoint_failures_and_options(capsys: pytest.CaptureFixture[str],
+                                                tmp_path: Any) -> None:
+    missing = str(tmp_path / "no-such-directory" / "checkpoint.sqlite")
+    code = main(["listen", "--host", "http://127.0.0.1:9", "--api-key", "ak_x",
+                 "--checkpoint", missing])
+    assert code == EXIT_FAILURE
+    assert "mds: the checkpoint failed" in capsys.readouterr().err
+    for option, value in (("--dedupe-window", "0"), ("--dedupe-window", "many"),
+                          ("--max-takeovers", "-1")):
+        with pytest.raises(SystemExit) as info:
+            main(["listen", "--api-key", "ak_x", option, value])
+        assert info.value.code == EXIT_USAGE
+        assert option in capsys.readouterr().err
+
+
+def test_summary_names_what_was_dropped() -> None:
+    assert summary(ListenerStats("websocket", messages=3, events=7, duplicates_dropped=2)) == (
+        "7 item(s) received in 3 batch(es); 2 duplicate(s) dropped")
+    assert summary(ListenerStats("websocket", messages=1, events=1, busy=1, reconnects=2,
+                                 takeovers=1)) == (
+        "1 item(s) received in 1 batch(es); 0 duplicate(s) dropped, 1 held by another "
+        "consumer; 2 reconnection(s); the channel was taken over 1 time(s)")
 
 
 def test_bad_usage_exits_2() -> None:

@@ -7,7 +7,8 @@
 
 Exit codes: 0 success (also on Ctrl-C or SIGTERM), 1 other failure, 2 bad usage, 3 the API key
 was refused (401, 403, websocket close 1008); ``mds request`` also: 4 the answer's status is
-300 or more, 5 no answer within ``--timeout``.
+300 or more, 5 no answer within ``--timeout``; ``mds listen`` also: 6 another consumer of the
+API key kept taking the websocket channel (``--max-takeovers``).
 
 Inside: ``_main`` parses and dispatches, ``_listen``, ``_request`` and ``_demo`` run their
 commands, ``_options`` holds what the commands that talk to the service share, ``_format``
@@ -21,6 +22,7 @@ from mds.cli._exit import (
     EXIT_DEVICE_ERROR,
     EXIT_FAILURE,
     EXIT_OK,
+    EXIT_TAKEN_OVER,
     EXIT_TIMEOUT,
     EXIT_USAGE,
 )
@@ -32,6 +34,7 @@ __all__ = [
     "EXIT_DEVICE_ERROR",
     "EXIT_FAILURE",
     "EXIT_OK",
+    "EXIT_TAKEN_OVER",
     "EXIT_TIMEOUT",
     "EXIT_USAGE",
     "event_to_json",

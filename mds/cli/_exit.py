@@ -12,6 +12,7 @@ __all__ = [
     "EXIT_DEVICE_ERROR",
     "EXIT_FAILURE",
     "EXIT_OK",
+    "EXIT_TAKEN_OVER",
     "EXIT_TIMEOUT",
     "EXIT_USAGE",
     "SigtermAsInterrupt",
@@ -27,6 +28,9 @@ EXIT_AUTH = 3
 EXIT_DEVICE_ERROR = 4
 #: ``mds request``: no answer within ``--timeout``.
 EXIT_TIMEOUT = 5
+#: ``mds listen``: another consumer (another process, or another copy of this one) kept taking
+#: the API key's websocket channel (`mds.ChannelTakenOverError`, ``--max-takeovers``).
+EXIT_TAKEN_OVER = 6
 
 
 class Terminated(KeyboardInterrupt):

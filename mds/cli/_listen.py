@@ -13,7 +13,8 @@ from typing import Any, TextIO
 import urllib3
 
 from mds.api_client import ApiClient
-from mds.cli._exit import EXIT_OK, SigtermAsInterrupt
+from mds.checkpoint import DEFAULT_WINDOW
+from mds.cli._exit import EXIT_FAILURE, EXIT_OK, SigtermAsInterrupt
 from mds.cli._format import event_to_json, format_event
 from mds.cli._options import (
     add_connection_arguments,
@@ -21,11 +22,38 @@ from mds.cli._options import (
     explain_failure,
 )
 from mds.cli._options import configuration as configuration_of
-from mds.exceptions import ApiException, ApiValueError
-from mds.listener import NotificationListener
+from mds.exceptions import ApiException, ApiValueError, CheckpointError
+from mds.listener import ListenerStats, NotificationListener, ReconnectPolicy
 from mds.models import Presubscription
 
-__all__ = ["Forwarder", "add_arguments", "describe_rules", "listen", "listener_of", "logging_to"]
+__all__ = [
+    "Forwarder",
+    "add_arguments",
+    "describe_rules",
+    "listen",
+    "listener_of",
+    "logging_to",
+    "summary",
+]
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("it must be at least 1")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +67,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "the service would; its answers are reported on stderr")
     parser.add_argument("--forward-header", metavar="NAME:VALUE", action="append", default=[],
                         help="header sent with every forwarded batch (repeatable)")
+    parser.add_argument("--checkpoint", metavar="PATH|URL", default=None,
+                        help="record the uid of every notification printed (or forwarded), so "
+                        "that a restarted 'mds listen' skips what it handled before: a sqlite "
+                        "file path, or a redis://host:6379/0 URL (needs mds-client[redis])")
+    parser.add_argument("--dedupe-window", metavar="N", type=_positive, default=DEFAULT_WINDOW,
+                        help="how many of the latest uids to remember in memory for dropping "
+                        f"repeats (default: {DEFAULT_WINDOW})")
+    parser.add_argument("--max-takeovers", metavar="N", type=_count, default=3,
+                        help="exit (code 6) when another consumer of the API key took the "
+                        "websocket channel more than N times within 10 minutes (default: 3)")
 
 
 @contextmanager
@@ -116,13 +154,17 @@ def listen(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextI
     headers = _parse_headers(args.forward_header, parser)
     if args.forward_to and not args.forward_to.lower().startswith(("http://", "https://")):
         parser.error("--forward-to must be an http:// or https:// URL")
-    listener = listener_of(args, parser, ApiClient(configuration))
+    listener = listener_of(args, parser, ApiClient(configuration), checkpoint=args.checkpoint,
+                           dedupe_window=args.dedupe_window,
+                           reconnect=ReconnectPolicy(max_takeovers=args.max_takeovers))
     forwarder = Forwarder(args.forward_to, headers, err) if args.forward_to else None
+    opened = False
     try:
         with SigtermAsInterrupt(), logging_to(err, args.verbose), listener.api_client:
             print(f"mds: listening on {configuration.host} ({args.channel}); Ctrl-C to stop",
                   file=err, flush=True)
             with listener:
+                opened = True
                 if listener.subscribe is not None:
                     print(f"mds: pre-subscriptions set: {describe_rules(listener.subscribe)}",
                           file=err, flush=True)
@@ -136,24 +178,46 @@ def listen(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextI
                         out.flush()
                     if forwarder is not None:
                         forwarder.send(message.to_dict(), len(message))
-        return EXIT_OK
+        code = EXIT_OK
     except KeyboardInterrupt:
         print("mds: stopped", file=err, flush=True)
-        return EXIT_OK
+        code = EXIT_OK
     except ApiException as exc:
-        return explain_failure(exc, err)
+        code = explain_failure(exc, err)
+    except (CheckpointError, ImportError) as exc:  # ImportError: redis-py is not installed
+        print(f"mds: the checkpoint failed: {exc}", file=err, flush=True)
+        code = EXIT_FAILURE
     finally:
         if forwarder is not None:
             forwarder.close()
+    if opened:
+        print(f"mds: {summary(listener.stats)}", file=err, flush=True)
+    return code
 
 
-def listener_of(args: argparse.Namespace, parser: argparse.ArgumentParser,
-                client: ApiClient) -> NotificationListener:
+def summary(stats: ListenerStats) -> str:
+    """The closing line of ``mds listen``: what was received and what was dropped."""
+    text = (f"{stats.events} item(s) received in {stats.messages} batch(es); "
+            f"{stats.duplicates_dropped} duplicate(s) dropped")
+    if stats.busy:
+        text += f", {stats.busy} held by another consumer"
+    if stats.reconnects:
+        text += f"; {stats.reconnects} reconnection(s)"
+    if stats.takeovers:
+        text += f"; the channel was taken over {stats.takeovers} time(s)"
+    return text
+
+
+def listener_of(args: argparse.Namespace, parser: argparse.ArgumentParser, client: ApiClient,
+                *, checkpoint: str | None = None, dedupe_window: int = DEFAULT_WINDOW,
+                reconnect: ReconnectPolicy | None = None) -> NotificationListener:
     """The listener the options ask for (``--channel``, ``--replace-existing``,
-    ``--subscribe``); rules beyond the service's limits exit 2 through *parser*."""
+    ``--subscribe``, and those of ``mds listen`` given as keywords); rules beyond the service's
+    limits exit 2 through *parser*."""
     try:
         return NotificationListener(client, args.channel, replace_existing=args.replace_existing,
-                                    subscribe=args.subscribe)
+                                    subscribe=args.subscribe, checkpoint=checkpoint,
+                                    dedupe_window=dedupe_window, reconnect=reconnect)
     except ApiValueError as exc:
         client.close()
         parser.error(f"--subscribe: {exc}")

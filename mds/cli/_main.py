@@ -39,8 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     listen = commands.add_parser(
         "listen", help="print the notifications of an API key as they arrive",
         description="Listen for notifications and print one line per event. With --subscribe, "
-        "set the key's pre-subscription rules first (they replace the rules it had). The API "
-        "key and host may also come from MDS_API_KEY and MDS_HOST.",
+        "set the key's pre-subscription rules first (they replace the rules it had). The "
+        "websocket channel is registered with uids: a repeated notification is printed once "
+        "(and, with --checkpoint, never again after a restart). On exit a line on stderr says "
+        "what was received and how many duplicates were dropped. Exit codes: 0 stopped "
+        "(Ctrl-C, SIGTERM, or the channel was deleted), 1 failure, 2 bad usage, 3 key refused, "
+        "6 another process (or another copy of this one) kept taking the key's websocket "
+        "channel: use one consumer per API key. The API key and host may also come from "
+        "MDS_API_KEY and MDS_HOST.",
     )
     add_listen_arguments(listen)
     listen.set_defaults(subparser=listen)

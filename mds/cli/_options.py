@@ -8,11 +8,12 @@ import argparse
 import os
 from typing import Any, TextIO
 
-from mds.cli._exit import EXIT_AUTH, EXIT_FAILURE
+from mds.cli._exit import EXIT_AUTH, EXIT_FAILURE, EXIT_TAKEN_OVER
 from mds.configuration import Configuration
 from mds.exceptions import (
     ApiException,
     ChannelConflictError,
+    ChannelTakenOverError,
     ForbiddenException,
     UnauthorizedException,
 )
@@ -90,6 +91,9 @@ def explain_failure(exc: ApiException, err: TextIO, *, requests: bool = False) -
         print(f"mds: the API key was refused ({exc.status or 'websocket 1008'}): {exc.reason}. "
               "Check --api-key / MDS_API_KEY and --host / MDS_HOST.", file=err, flush=True)
         return EXIT_AUTH
+    if isinstance(exc, ChannelTakenOverError):
+        print(f"mds: {exc}", file=err, flush=True)
+        return EXIT_TAKEN_OVER
     if isinstance(exc, ChannelConflictError):
         channel = exc.channel or "different"
         if requests:
