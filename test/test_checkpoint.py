@@ -192,6 +192,16 @@ def test_a_finished_uid_is_forgotten_after_keep(backend: Backend) -> None:
     assert wait_until(lambda: backend.open().claim(["k"]) == [NEW], 5)
 
 
+def test_any_text_is_a_uid(backend: Backend) -> None:
+    # A lone surrogate (JSON's "\\ud800") cannot be encoded as UTF-8: it is stored all the same.
+    odd = ["\ud800", "\ud800x", "caf\u00e9", "\x00", "a" * 1000, ""]
+    store = backend.open()
+    assert store.claim(odd) == [NEW] * len(odd)
+    store.finish(odd)
+    assert backend.open().claim(odd) == [DONE] * len(odd)
+    assert backend.open().claim(["\ud801"]) == [NEW]
+
+
 def test_store_arguments_are_checked(backend: Backend) -> None:
     with pytest.raises(mds.ApiValueError):
         backend.open(claim_ttl=0)

@@ -638,3 +638,12 @@ def test_unusual_bodies_keep_their_other_keys_and_uids() -> None:
     assert receiver.stats.duplicates_dropped == 2
     receiver.handle(messages[0])  # handle() itself drops nothing
     assert len(messages) == 3
+
+
+def test_a_uid_utf8_cannot_encode_is_handled_once(tmp_path: Any) -> None:
+    events: list[Any] = []
+    with WebhookReceiver(on_event=events.append, checkpoint=tmp_path / "s.sqlite") as receiver:
+        body = batch_body("x").replace(b'"uid": "x"', b'"uid": "\\ud800"')
+        assert receiver.process({}, body).status == 204
+        assert receiver.process({}, body).status == 204
+    assert [uid_of(e) for e in events] == ["\ud800"]

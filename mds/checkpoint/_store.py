@@ -74,11 +74,21 @@ class OwnerToken:
 
 
 def check_uids(uids: Sequence[str]) -> list[str]:
-    """*uids* as a list of strings; an `mds.ApiTypeError` names the first item that is not one."""
+    """*uids* as a list of strings a store can write; an `mds.ApiTypeError` names the first
+    item that is not a string.
+
+    A uid that UTF-8 cannot encode (a lone surrogate, which JSON's ``\\ud800`` escape
+    gives) is stored as a NUL and the hex of its bytes, so that it is recorded like any other
+    instead of failing the whole batch."""
     if isinstance(uids, (str, bytes)):
         raise ApiTypeError("uids must be a sequence of strings, not a single string")
     values = list(uids)
-    for uid in values:
+    for index, uid in enumerate(values):
         if type(uid) is not str:
             raise ApiTypeError(f"a uid must be a string, not {type(uid).__name__}")
+        if not uid.isascii():
+            try:
+                uid.encode("utf-8")
+            except UnicodeEncodeError:
+                values[index] = "\0" + uid.encode("utf-8", "surrogatepass").hex()
     return values
