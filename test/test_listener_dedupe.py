@@ -15,10 +15,13 @@ from typing import Any
 import pytest
 
 import mds
-from mds.checkpoint import Claim, RedisCheckpoint, SqliteCheckpoint
+from mds.checkpoint import Claim, Gate, RedisCheckpoint, SqliteCheckpoint
 from mds.emulator import Emulator
 from mds.exceptions import CheckpointError
 from mds.listener import NotificationListener, ReconnectPolicy
+from mds.listener._dedupe import Handover
+from mds.listener._source import Counters
+from servers import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -154,6 +157,8 @@ def test_messages_leave_out_repeats_and_skip_a_batch_of_repeats(
         send(mds_emulator, item("a", 1), item("b", 2))
         first = next(batches)
         send(mds_emulator, item("a", 1), item("b", 2))  # all repeats: never yielded
+        api = mds.NotificationsApi(client)
+        assert wait_until(lambda: api.get_websocket().queue_size == 0)  # sent on its own
         send(mds_emulator, item("b", 2), item("c", 3))
         second = next(batches)
         mds_emulator.queue_message({"registrations": [{"ep": "dev-2", "uid": "r"}]})
@@ -365,6 +370,23 @@ def test_a_store_failing_at_close_is_logged(mds_emulator: Emulator, client: mds.
         store.fail_next = "finish"
     assert "could not record what the application finished" in caplog.text
     store.close()
+
+
+def test_a_batch_keeps_what_is_not_an_item_list_and_drops_emptied_kinds() -> None:
+    counters = Counters()
+    handover = Handover(Gate(), counters)
+    first = {"notifications": [item("a", 0)], "registrations": [{"ep": "d", "uid": 7}]}
+    assert handover.batch(first) is first  # nothing dropped: the batch itself
+    handover.finish_in_hand()
+    again = {"notifications": [item("a", 0), item("b", 1)],
+             "registrations": [{"ep": "d", "uid": 7}],  # a uid that is no string, as its str
+             "reg-updates": "not a list", "x-unknown": [1]}
+    assert handover.batch(again) == {"notifications": [item("b", 1)],
+                                     "reg-updates": "not a list", "x-unknown": [1]}
+    handover.finish_in_hand()
+    assert handover.batch({"notifications": [item("b", 1)]}) is None  # all repeats
+    assert counters.duplicates_dropped == 3
+    handover.end(failed=False, unhanded=[])
 
 
 def test_stats_and_counters_list_the_same_fields() -> None:
