@@ -286,7 +286,8 @@ class ChannelTakenOverError(ChannelConflictError):
         super().__init__(409, (
             "another process (or another copy of this application) is using the same API key's "
             "websocket channel: the service gave the channel to the other connection "
-            f"{takeovers} times within {window:g} s; each consumer takes it from the other and "
+            f"{takeovers} time{'' if takeovers == 1 else 's'} within {window:g} s; each consumer "
+            "takes it from the other and "
             "both miss notifications. Use one consumer per API key (or a separate API key for "
             "each consumer)."), channel="websocket")
 
