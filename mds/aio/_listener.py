@@ -197,10 +197,10 @@ class NotificationListener:
         stream = self._stream
         if stream is not None:
             return stream
+        if self._closed:
+            raise ClientClosedError("this NotificationListener is closed")
         opening = self._opening
         if opening is None:
-            if self._closed:
-                raise ClientClosedError("this NotificationListener is closed")
             opening = self._opening = asyncio.get_running_loop().create_task(
                 self._open(), name="mds-aio-open")
             # Retrieved here, so that a failure no task awaited any more is not reported as
@@ -284,6 +284,9 @@ class NotificationListener:
                 self._session.close()
         finally:
             self._counters.connected = False
+            # A failed opening keeps its exception, whose traceback holds the sockets of the
+            # request that failed until it is dropped: the listener no longer needs it.
+            self._opening = None
 
     async def _stop_everything(self) -> None:
         opening = self._opening

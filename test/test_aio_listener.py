@@ -1,0 +1,617 @@
+"""mds.aio.NotificationListener against the emulator: events and batches on both channels, the
+close codes, takeovers, stop(), cancellation at every await point (connecting, receiving, backing
+off, a request waiting, a long poll held) with nothing lost and nothing left behind (no task,
+thread or socket), awaitable device requests from many tasks, dedupe and checkpoint, TLS,
+proxy and redaction, and that ``import mds`` loads none of it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gc
+import json
+import logging
+import os
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import trustme
+from test_websocket import ws_server
+from websockets.sync.server import ServerConnection
+
+import mds
+import mds.aio
+from mds.emulator import Emulator
+from mds.emulator.pytest_plugin import TEST_TIMINGS
+from mds.events import AsyncResponse, Event, ResourceChanged
+from mds.listener import ReconnectPolicy
+from servers import ProxyServer, wait_until
+
+T = TypeVar("T")
+
+FAST = ReconnectPolicy(initial_delay=0.02, max_delay=0.2, takeover_delay=0.2,
+                       takeover_max_delay=2.0)
+PATH = "/3303/0/5700"
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    """The emulator with the test timings, and a long poll held 0.3 s (a poll under way when
+    a listener closes ends on the emulator's side only when its hold ends)."""
+    with Emulator(host="127.0.0.1", port=0, **{**TEST_TIMINGS, "long_poll_hold": 0.3}) as emulator:
+        yield emulator
+
+
+def client_for(emu: Emulator, **options: Any) -> mds.ApiClient:
+    return mds.ApiClient(mds.Configuration(host=emu.url, api_key=emu.api_key, **options))
+
+
+def sockets() -> int:
+    """Sockets this process has open (both ends, the emulator's included), once garbage is
+    collected: an exception kept in a reference cycle holds the connection of the request
+    that failed (urllib3 closes a pool's connections when it is collected), which is garbage,
+    not a leak."""
+    gc.collect()
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass  # closed meanwhile
+    return count
+
+
+def aio_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("mds-aio")]
+
+
+def run(emu: Emulator, test: Callable[[mds.ApiClient], Awaitable[T]], timeout: float = 20.0,
+        **options: Any) -> T:
+    """Run *test* with a client of *emu* in a fresh event loop; afterwards nothing of the
+    listener may be left: no task but the test's own, no worker thread, no socket more than
+    before the client was made."""
+    before = sockets()
+
+    async def main() -> T:
+        with client_for(emu, **options) as client:
+            result = await asyncio.wait_for(test(client), timeout)
+        assert asyncio.all_tasks() == {asyncio.current_task()}, asyncio.all_tasks()
+        return result
+
+    result = asyncio.run(main())
+    assert wait_until(lambda: not aio_threads()), aio_threads()
+    assert wait_until(lambda: sockets() <= before), (sockets(), before)
+    return result
+
+
+async def take(listener: mds.aio.NotificationListener, count: int) -> list[Event]:
+    events: list[Event] = []
+    async for event in listener:
+        events.append(event)
+        if len(events) == count:
+            break
+    return events
+
+
+def values(events: Iterable[Any]) -> list[Any]:
+    return [event.value for event in events]
+
+
+def queue(emu: Emulator, *numbers: int, ep: str = "d", uids: bool = False) -> None:
+    """One batch of notifications with these values (and uids ``u<value>``)."""
+    emu.queue_message({"notifications": [
+        {"ep": ep, "path": PATH, "ct": "text/plain",
+         "payload": base64.b64encode(str(n).encode()).decode(),
+         **({"uid": f"u{n}"} if uids else {})} for n in numbers]})
+
+
+# -- events, batches, stats ------------------------------------------------------------------
+
+def test_events_in_wire_order_with_stats(emu: Emulator) -> None:
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, reconnect=FAST) as listener:
+            queue(emu, 1, 2, 3)
+            queue(emu, 4)
+            events = await take(listener, 4)
+            assert all(isinstance(e, ResourceChanged) for e in events)
+            assert "open" in repr(listener)
+            assert emu.api_key not in repr(listener)
+            return values(events), listener.stats, repr(listener)
+
+    got, stats, _ = run(emu, test)
+    assert got == [1, 2, 3, 4]
+    assert (stats.channel, stats.events, stats.connected) == ("websocket", 4, True)
+    assert stats.messages in (1, 2)  # the emulator may merge the two batches
+
+
+def test_messages_yields_whole_batches(emu: Emulator) -> None:
+    async def test(client: mds.ApiClient) -> list[int]:
+        async with mds.aio.NotificationListener(client) as listener:
+            queue(emu, 1, 2, 3)
+            async for message in listener.messages():
+                assert isinstance(message, mds.NotificationMessage)
+                return values(message.events())
+        raise AssertionError("no batch")
+
+    assert run(emu, test) == [1, 2, 3]
+
+
+def test_long_poll_events_and_requests(emu: Emulator) -> None:
+    emu.register_device("dev", resources={PATH: 21.5})
+
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, "long-poll") as listener:
+            value = await listener.read("dev", PATH, timeout=10)  # waits for the channel
+            queue(emu, 1, 2)
+            return value, values(await take(listener, 2)), listener.stats.channel
+
+    assert run(emu, test) == (21.5, [1, 2], "long-poll")
+
+
+def test_the_channel_is_registered_with_uid_and_timestamp(emu: Emulator) -> None:
+    async def test(client: mds.ApiClient) -> Event:
+        async with mds.aio.NotificationListener(client) as listener:
+            emu.notify("d", PATH, 5)
+            (event,) = await take(listener, 1)
+            return event
+
+    event = run(emu, test)
+    assert event.uid  # type: ignore[attr-defined]
+    assert event.timestamp  # type: ignore[attr-defined]
+
+
+# -- close codes and takeovers -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("fault", "registers"), [
+    ({"websocket": "close", "code": 1001, "reason": "server shutting down"}, True),
+    ({"websocket": "close", "code": 1012, "reason": "service restart"}, False),
+    ({"websocket": "drop"}, False),
+])
+def test_the_close_codes_that_reconnect(emu: Emulator, fault: dict[str, Any],
+                                        registers: bool) -> None:
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, reconnect=FAST) as listener:
+            emu.notify("d", PATH, 1)
+            first = await take(listener, 1)
+            emu.add_fault(**fault)
+            emu.notify("d", PATH, 2)
+            second = await take(listener, 1)
+            return values(first + second), listener.stats
+
+    got, stats = run(emu, test)
+    assert got == [1, 2]
+    assert stats.reconnects == 1
+    assert stats.last_close_code == fault.get("code", 1006)
+    puts = [r for r in emu.requests()
+            if r["method"] == "PUT" and r["path"] == "/v2/notification/websocket"]
+    assert len(puts) == (2 if registers else 1)
+
+
+def test_close_1000_ends_iteration_cleanly(emu: Emulator) -> None:
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client) as listener:
+            emu.notify("d", PATH, 1)
+            got = await take(listener, 1)
+            await asyncio.to_thread(mds.NotificationsApi(client).delete_websocket)
+            got += [event async for event in listener]
+            return values(got), listener.stopped, listener.stats.last_close_code
+
+    assert run(emu, test) == ([1], True, 1000)
+
+
+def test_close_1008_raises_unauthorized_without_the_key(emu: Emulator) -> None:
+    async def test(client: mds.ApiClient) -> str:
+        async with mds.aio.NotificationListener(client, reconnect=FAST) as listener:
+            emu.add_fault(websocket="close", code=1008, reason="API key invalid")
+            with pytest.raises(mds.UnauthorizedException) as info:
+                await take(listener, 1)
+            return str(info.value)
+
+    text = run(emu, test)
+    assert "1008" in text
+    assert emu.api_key not in text
+
+
+def test_a_refused_key_raises_when_entering() -> None:
+    with Emulator(api_keys=["ak_good"], port=0) as emu:
+        async def test(client: mds.ApiClient) -> None:
+            listener = mds.aio.NotificationListener(client)
+            with pytest.raises(mds.UnauthorizedException):
+                async with listener:
+                    pass
+            assert "closed" in repr(listener)
+            with pytest.raises(mds.ClientClosedError):
+                await listener.open()
+
+        before = sockets()
+        with mds.ApiClient(mds.Configuration(host=emu.url, api_key="ak_wrong")) as bad:
+            asyncio.run(test(bad))
+        assert wait_until(lambda: sockets() <= before and not aio_threads())
+
+
+def test_takeovers_past_the_limit_raise_channel_taken_over(emu: Emulator) -> None:
+    policy = ReconnectPolicy(takeover_delay=0.01, max_takeovers=0)
+
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, reconnect=policy) as listener:
+            other = await asyncio.to_thread(mds.NotificationsApi(client).connect_websocket)
+            try:
+                with pytest.raises(mds.ChannelTakenOverError) as info:
+                    await take(listener, 1)
+            finally:
+                other.close()
+            return info.value, listener.stats.takeovers
+
+    error, takeovers = run(emu, test)
+    assert (error.channel, takeovers) == ("websocket", 1)
+    assert emu.api_key not in str(error)
+
+
+def test_two_listeners_on_one_key_take_turns_then_give_up(emu: Emulator) -> None:
+    policy = ReconnectPolicy(takeover_delay=0.05, takeover_max_delay=0.1, max_takeovers=2)
+
+    async def test(client: mds.ApiClient) -> Any:
+        listeners = [mds.aio.NotificationListener(client, reconnect=policy) for _ in range(2)]
+
+        async def consume(listener: mds.aio.NotificationListener) -> list[Event]:
+            async with listener:
+                return await take(listener, 1000)
+
+        tasks = [asyncio.ensure_future(consume(listener)) for listener in listeners]
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for listener in listeners:
+            await listener.stop()  # the one left holding the channel ends its iteration
+        await asyncio.wait(pending)
+        return [task.exception() for task in tasks], [x.stats.takeovers for x in listeners]
+
+    errors, takeovers = run(emu, test)
+    assert any(isinstance(error, mds.ChannelTakenOverError) for error in errors)
+    assert max(takeovers) == 3
+
+
+# -- stop ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("channel", ["websocket", "long-poll"])
+def test_stop_from_another_task_ends_iteration_at_once(emu: Emulator,
+                                                       channel: str) -> None:
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, channel) as listener:
+            emu.register_device("dev", resources={PATH: 1})
+            await listener.read("dev", PATH, timeout=10)  # the long poll's channel exists
+            queue(emu, 1, 2)
+            got = await take(listener, 1)  # the second stays buffered
+            iterating = asyncio.ensure_future(take(listener, 100))
+            await asyncio.sleep(0.05)  # held in a poll / waiting on the socket
+            started = time.monotonic()
+            await listener.stop()
+            got += await iterating
+            took = time.monotonic() - started
+            with pytest.raises(mds.ClientClosedError):
+                await listener.read("dev", PATH)
+            return [e.value for e in got if isinstance(e, ResourceChanged)], took
+
+    got, took = run(emu, test)
+    assert got == [1, 2]
+    assert took < 0.5
+
+
+# -- cancellation at every await point -----------------------------------------------------------
+
+def test_cancelled_while_connecting_leaves_nothing(emu: Emulator) -> None:
+    emu.add_fault(endpoint="PUT /v2/notification/websocket", delay=1.0, count=1)
+
+    async def test(client: mds.ApiClient) -> mds.aio.NotificationListener:
+        listener = mds.aio.NotificationListener(client)
+
+        async def enter() -> None:
+            async with listener:
+                raise AssertionError("opened")
+
+        task = asyncio.ensure_future(enter())
+        await asyncio.sleep(0.2)  # registering
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert time.monotonic() - started < 1.0
+        return listener
+
+    assert "closed" in repr(run(emu, test))
+
+
+def test_a_lazy_open_cancelled_goes_on_for_the_next_async_for(emu: Emulator) -> None:
+    emu.add_fault(endpoint="PUT /v2/notification/websocket", delay=0.5, count=1)
+
+    async def test(client: mds.ApiClient) -> list[Any]:
+        listener = mds.aio.NotificationListener(client)
+        try:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(take(listener, 1), 0.1)  # cancelled while opening
+            assert "new" in repr(listener)
+            await listener.open()  # the same opening, still under way
+            emu.notify("d", PATH, 7)
+            return values(await take(listener, 1))
+        finally:
+            await listener.close()
+
+    assert run(emu, test) == [7]
+
+
+@pytest.mark.parametrize("channel", ["websocket", "long-poll"])
+def test_cancelled_while_receiving_loses_nothing(emu: Emulator, channel: str) -> None:
+    """A consumer whose every wait is cut short (wait_for with a tiny timeout cancels it at
+    whatever await it is) still gets every event, in order, exactly once."""
+    total = 300
+
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, channel, reconnect=FAST) as listener:
+            emu.register_device("dev", resources={PATH: 0})
+            await listener.read("dev", PATH, timeout=10)
+
+            async def produce() -> None:
+                for start in range(0, total, 10):
+                    queue(emu, *range(start, start + 10))
+                    await asyncio.sleep(0.002)
+
+            producer = asyncio.ensure_future(produce())
+            got: list[int] = []
+            cancelled = 0
+            while len(got) < total:
+                try:
+                    event = await asyncio.wait_for(listener.__anext__(), 0.001)
+                except asyncio.TimeoutError:
+                    cancelled += 1
+                    continue
+                if isinstance(event, ResourceChanged):
+                    got.append(event.value)
+            await producer
+            return got, cancelled
+
+    got, cancelled = run(emu, test, timeout=30)
+    assert got == list(range(total))
+    assert cancelled > 0
+
+
+def test_cancelled_while_backing_off_loses_nothing(emu: Emulator) -> None:
+    policy = ReconnectPolicy(initial_delay=0.3, max_delay=0.3, jitter=False)
+
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, reconnect=policy) as listener:
+            emu.notify("d", PATH, 1)
+            got = await take(listener, 1)
+            emu.add_fault(websocket="close", code=1012, reason="service restart")
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(take(listener, 1), 0.1)  # cancelled in the back-off
+            assert listener.stats.last_close_code == 1012
+            assert not listener.stats.connected
+            emu.notify("d", PATH, 2)  # queued while nobody is connected
+            got += await take(listener, 1)
+            return values(got), listener.stats.reconnects
+
+    assert run(emu, test) == ([1, 2], 1)
+
+
+def test_cancelled_request_leaves_its_late_answer_to_iteration(emu: Emulator) -> None:
+    emu.register_device("slow", resources={PATH: 3.5})
+    emu.set_latency("slow", 0.3)
+
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client) as listener:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(listener.read("slow", PATH), 0.1)
+            late = (await take(listener, 1))[0]
+            fresh = await listener.read("slow", PATH, timeout=5)
+            return late, fresh
+
+    late, fresh = run(emu, test)
+    assert isinstance(late, AsyncResponse)
+    assert late.value == 3.5
+    assert fresh == 3.5
+
+
+def test_cancelled_during_a_held_long_poll_loses_nothing(emu: Emulator) -> None:
+    async def test(client: mds.ApiClient) -> list[Any]:
+        async with mds.aio.NotificationListener(client, "long-poll") as listener:
+            emu.register_device("dev", resources={PATH: 0})
+            await listener.read("dev", PATH, timeout=10)
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(take(listener, 1), 0.2)  # the poll is held
+            queue(emu, 1, 2)
+            return values(await take(listener, 2))
+
+    assert run(emu, test) == [1, 2]
+
+
+# -- awaitable requests --------------------------------------------------------------------------
+
+def test_1000_reads_from_100_tasks_while_another_task_iterates(emu: Emulator) -> None:
+    for device in range(100):
+        emu.register_device(f"dev{device}", resources={PATH: device})
+
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client) as listener:
+            seen: list[Event] = []
+
+            async def iterate() -> None:
+                async for event in listener:
+                    seen.append(event)
+
+            async def reader(device: int) -> list[Any]:
+                return [await listener.read(f"dev{device}", PATH, timeout=30)
+                        for _ in range(10)]
+
+            iterating = asyncio.ensure_future(iterate())
+            results = await asyncio.gather(*(reader(d) for d in range(100)))
+            emu.notify("after", PATH, 1)
+            while not any(getattr(e, "device_id", "") == "after" for e in seen):
+                await asyncio.sleep(0.01)
+            await listener.stop()
+            await iterating
+            return results, seen
+
+    results, seen = run(emu, test, timeout=60)
+    assert results == [[device] * 10 for device in range(100)]
+    assert not [e for e in seen if isinstance(e, AsyncResponse)]  # answers go to requests
+
+
+def test_request_errors_are_typed(emu: Emulator) -> None:
+    emu.register_device("dev", resources={PATH: 1})
+    emu.register_device("slow", resources={PATH: 1})
+    emu.set_latency("slow", 0.5)
+
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client) as listener:
+            with pytest.raises(mds.NotFoundException, match="URI_PATH_DOES_NOT_EXISTS"):
+                await listener.read("dev", "/9/9/9", timeout=5)
+            emu.on_execute("dev", PATH, "busy", status=503)
+            with pytest.raises(mds.AsyncResponseError) as refused:
+                await listener.execute("dev", PATH, timeout=5)
+            with pytest.raises(mds.ApiTimeoutError):
+                await listener.read("slow", PATH, timeout=0.2)
+            with pytest.raises(mds.ApiValueError):
+                await listener.request("dev", PATH, "PATCH")
+            written = await listener.write("dev", PATH, 22.5)
+            return refused.value.status, refused.value.response.value, written.status
+
+    assert run(emu, test) == (503, "busy", 200)
+
+
+# -- dedupe and checkpoint -----------------------------------------------------------------------
+
+def test_repeats_are_dropped_and_a_restart_skips_what_was_finished(emu: Emulator,
+                                                                    tmp_path: Path) -> None:
+    checkpoint = str(tmp_path / "checkpoint.sqlite")
+
+    async def first(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, checkpoint=checkpoint,
+                                                serialization=None) as listener:
+            queue(emu, 1, 2, uids=True)
+            queue(emu, 1, 2, 3, uids=True)  # 1 and 2 again
+            got = await take(listener, 3)
+            return values(got), listener.duplicates_dropped
+
+    async def second(client: mds.ApiClient) -> list[Any]:
+        async with mds.aio.NotificationListener(client, checkpoint=checkpoint,
+                                                serialization=None) as listener:
+            queue(emu, 2, 3, 4, uids=True)  # finished before: 2, 3
+            return values(await take(listener, 1))
+
+    assert run(emu, first) == ([1, 2, 3], 2)
+    assert run(emu, second) == [4]
+
+
+def test_a_batch_being_admitted_survives_cancellation(emu: Emulator,
+                                                      tmp_path: Path) -> None:
+    checkpoint = str(tmp_path / "checkpoint.sqlite")
+
+    async def test(client: mds.ApiClient) -> list[Any]:
+        async with mds.aio.NotificationListener(client, checkpoint=checkpoint,
+                                                serialization=None) as listener:
+            got: list[int] = []
+            for start in range(0, 100, 5):
+                queue(emu, *range(start, start + 5), uids=True)
+            while len(got) < 100:
+                try:
+                    event = await asyncio.wait_for(listener.__anext__(), 0.0005)
+                except asyncio.TimeoutError:
+                    continue
+                got.append(event.value)  # type: ignore[attr-defined]
+            return got
+
+    assert run(emu, test) == list(range(100))
+
+
+def test_bad_gate_options_are_refused(emu: Emulator) -> None:
+    with client_for(emu) as client:
+        with pytest.raises(mds.ApiValueError):
+            mds.aio.NotificationListener(client, dedupe_window=0)
+        with pytest.raises(mds.ApiTypeError):
+            mds.aio.NotificationListener(client, checkpoint=42)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="long-poll"):
+            mds.aio.NotificationListener(client, "carrier-pigeon")
+
+
+# -- TLS, proxy, redaction -----------------------------------------------------------------------
+
+def test_wss_with_the_right_ca_and_refused_without(ca: trustme.CA, ca_bundle: str) -> None:
+    from mds.aio._websocket import open_websocket
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+
+    def handler(conn: ServerConnection) -> None:
+        conn.send(json.dumps({"registrations": [{"ep": "tls-dev"}]}))
+        conn.close(1000)
+
+    async def connect(client: mds.ApiClient) -> str:
+        ws = await open_websocket(client)
+        try:
+            return json.loads(await ws.recv())["registrations"][0]["ep"]  # type: ignore[no-any-return]
+        finally:
+            await ws.close()
+
+    with ws_server(handler, tls=context) as url:
+        with mds.ApiClient(mds.Configuration(host=url, api_key="ak_x",
+                                             ssl_ca_cert=ca_bundle)) as client:
+            assert asyncio.run(connect(client)) == "tls-dev"
+        with mds.ApiClient(mds.Configuration(host=url, api_key="ak_x")) as client:
+            with pytest.raises(mds.ApiTLSError):
+                asyncio.run(connect(client))
+
+
+def test_websocket_through_a_proxy(emu: Emulator) -> None:
+    async def test(client: mds.ApiClient) -> list[Any]:
+        async with mds.aio.NotificationListener(client) as listener:
+            emu.notify("proxied", PATH, 1)
+            return values(await take(listener, 1))
+
+    with ProxyServer() as proxy:
+        assert run(emu, test, proxy=proxy.url) == [1]
+    port = emu.url.rsplit(":", 1)[1]
+    assert f"CONNECT 127.0.0.1:{port}" in proxy.seen
+
+
+def test_logs_carry_no_secret(emu: Emulator, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def test(client: mds.ApiClient) -> None:
+        async with mds.aio.NotificationListener(client, subprotocol_auth=True) as listener:
+            emu.notify("d", PATH, 1)
+            await take(listener, 1)
+
+    run(emu, test)
+    assert "> GET" in caplog.text, "websockets' handshake log is passed on"
+    assert emu.api_key not in caplog.text
+    assert "[secure]" in caplog.text
+
+
+def test_connection_failures_are_typed() -> None:
+    from mds.aio._websocket import open_websocket
+
+    async def connect(host: str, **options: Any) -> None:
+        with mds.ApiClient(mds.Configuration(host=host, api_key="ak_x")) as client:
+            await open_websocket(client, **options)
+
+    with pytest.raises(mds.ApiConnectionError):
+        asyncio.run(connect("http://127.0.0.1:9"))
+    with pytest.raises(mds.ApiValueError):
+        asyncio.run(connect("ftp://127.0.0.1:9"))
+
+
+# -- import ------------------------------------------------------------------------------------
+
+def test_import_mds_loads_nothing_of_the_asyncio_face() -> None:
+    code = ("import sys, mds; mds.NotificationListener; mds.WebhookReceiver; "
+            "print(sorted(m for m in sys.modules if m.startswith(('mds.aio', "
+            "'websockets.asyncio'))))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout
+    assert out.strip() == "[]"
+    assert mds.aio.__all__ == ["NotificationListener", "WebhookReceiver"]
