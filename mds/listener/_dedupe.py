@@ -48,14 +48,20 @@ class Handover:
     """The gate of one listener and the uids the application holds: claimed and handed out,
     not finished yet. Used by the iterating thread only (the gate itself is thread-safe)."""
 
-    __slots__ = ("_counters", "_gate", "_in_hand")
+    __slots__ = ("_counters", "_durable", "_finished", "_gate", "_in_hand")
 
     def __init__(self, gate: Gate, counters: Counters) -> None:
         self._gate = gate
         self._counters = counters
         self._in_hand: list[str] = []
+        # Without a store nobody but this listener sees the gate: what was finished is told to
+        # it in one call before the next batch is admitted (a call per event costs a third of
+        # the listener's throughput). With a store, each is recorded at once, for restarts.
+        self._durable = gate.checkpoint is not None
+        self._finished: list[str] = []
 
     def _admit(self, uids: Sequence[str | None]) -> list[Claim]:
+        self._flush()
         claims = self._gate.admit(uids)
         counters, gate = self._counters, self._gate
         counters.duplicates_dropped = gate.duplicates_dropped
@@ -118,8 +124,18 @@ class Handover:
         """The application asked for more: what it holds is finished. If the store fails, they
         stay held (the error is raised; the next call tries again)."""
         in_hand = self._in_hand
-        self._gate.finish(in_hand)
+        if self._durable:
+            self._gate.finish(in_hand)
+        else:
+            self._finished += in_hand
         in_hand.clear()
+
+    def _flush(self) -> None:
+        """Tell the gate what was finished and not told yet (without a store)."""
+        finished = self._finished
+        if finished:
+            self._gate.finish(finished)
+            finished.clear()
 
     def end(self, failed: bool, unhanded: Iterable[str | None]) -> None:
         """The application is done with the listener: what it holds is finished, or released
@@ -128,6 +144,7 @@ class Handover:
         failure is logged: this runs while closing."""
         gate, in_hand = self._gate, self._in_hand
         try:
+            self._flush()
             if failed:
                 gate.release([*in_hand, *unhanded])
             else:
