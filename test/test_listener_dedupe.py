@@ -262,6 +262,19 @@ def test_close_in_an_except_block_releases_and_a_plain_close_finishes(
         assert next_event(listener).uid == "b"
 
 
+def test_what_is_iterated_after_close_passes_unrecorded(mds_emulator: Emulator,
+                                                        client: mds.ApiClient,
+                                                        tmp_path: Path) -> None:
+    checkpoint = tmp_path / "checkpoint.sqlite"
+    listener = replaying(client, checkpoint=checkpoint).open()
+    send(mds_emulator, item("a", 0), item("b", 1))
+    assert next_event(listener).uid == "a"
+    listener.close()  # e.g. from a shutdown handler: a is finished, b was never handed out
+    assert uids(listener) == ["b"]  # still yielded, as after stop(); the store is closed
+    with SqliteCheckpoint(checkpoint) as other:
+        assert other.claim(["a", "b"]) == [Claim.DONE, Claim.NEW]
+
+
 def test_messages_finish_a_batch_when_the_next_is_asked_for(mds_emulator: Emulator,
                                                             client: mds.ApiClient,
                                                             tmp_path: Path) -> None:

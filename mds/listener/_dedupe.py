@@ -48,7 +48,7 @@ class Handover:
     """The gate of one listener and the uids the application holds: claimed and handed out,
     not finished yet. Used by the iterating thread only (the gate itself is thread-safe)."""
 
-    __slots__ = ("_counters", "_durable", "_finished", "_gate", "_in_hand")
+    __slots__ = ("_counters", "_durable", "_ended", "_finished", "_gate", "_in_hand")
 
     def __init__(self, gate: Gate, counters: Counters) -> None:
         self._gate = gate
@@ -59,8 +59,14 @@ class Handover:
         # the listener's throughput). With a store, each is recorded at once, for restarts.
         self._durable = gate.checkpoint is not None
         self._finished: list[str] = []
+        self._ended = False  # closed: what is still iterated passes, unrecorded
 
     def _admit(self, uids: Sequence[str | None]) -> list[Claim]:
+        if self._ended:
+            return [Claim.NEW] * len(uids)
+        return self._claims(uids)
+
+    def _claims(self, uids: Sequence[str | None]) -> list[Claim]:
         self._flush()
         claims = self._gate.admit(uids)
         counters, gate = self._counters, self._gate
@@ -124,7 +130,9 @@ class Handover:
         """The application asked for more: what it holds is finished. If the store fails, they
         stay held (the error is raised; the next call tries again)."""
         in_hand = self._in_hand
-        if self._durable:
+        if self._ended:
+            pass  # the listener was closed meanwhile (another thread): nothing is recorded now
+        elif self._durable:
             self._gate.finish(in_hand)
         else:
             self._finished += in_hand
@@ -141,8 +149,10 @@ class Handover:
         """The application is done with the listener: what it holds is finished, or released
         when it *failed* (a redelivery is then handed on again); the *unhanded* uids (admitted,
         never handed out) are released. Then closes the gate (and the store it opened). A store
-        failure is logged: this runs while closing."""
+        failure is logged: this runs while closing. What the application still iterates
+        afterwards (it was received before) passes the gate unrecorded."""
         gate, in_hand = self._gate, self._in_hand
+        self._ended = True
         try:
             self._flush()
             if failed:
