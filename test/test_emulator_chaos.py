@@ -11,8 +11,13 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,12 +25,14 @@ import urllib3
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+import mds.emulator
 from mds.emulator import Emulator, ManualClock, _cli
 from mds.emulator._chaos import KINDS, key_id
 from servers import Reply, ScriptedServer, wait_until
 
 PULL = "/v2/notification/pull"
 WEBSOCKET = "/v2/notification/websocket"
+CLI = "import sys; from mds.emulator._cli import main; sys.exit(main())"
 TAKEOVER_WORDS = ("another", "took over", "takeover", "new connection")
 
 
@@ -119,6 +126,15 @@ def test_rest_errors_with_and_without_retry_after(
     assert emu.api_key not in json.dumps(report)
 
 
+def test_a_request_without_a_key_is_recorded_without_one(
+    emu: Emulator, http: urllib3.PoolManager
+) -> None:
+    emu.set_chaos(0, seed=1, faults={"rest.504": 1.0})
+    assert http.request("GET", emu.url + "/v2/subscriptions").status == 504
+    (fault,) = emu.chaos_report()["faults"]
+    assert fault["key"] == "-"
+
+
 def test_rest_latency_delays_the_real_answer(emu: Emulator, http: urllib3.PoolManager) -> None:
     emu.set_chaos(0, seed=1, faults={"rest.latency": 1.0})
     started = time.monotonic()
@@ -146,6 +162,8 @@ def test_endpoints_limit_the_rest_faults(emu: Emulator, http: urllib3.PoolManage
     assert emu.chaos_report()["counts"] == {"rest.503": 1}
     with pytest.raises(ValueError, match="unknown endpoint"):
         emu.set_chaos(0.1, endpoints=["GET /nowhere"])
+    with pytest.raises(ValueError, match="unknown kind"):
+        emu.set_chaos(0.1, faults={"websocket.close_1006": 0.5})
 
 
 def test_a_rest_error_on_a_long_poll_takes_nothing(
@@ -514,6 +532,8 @@ def test_admin_api_sets_and_reports_chaos(emu: Emulator, http: urllib3.PoolManag
         {"probability": 0.1, "seed": "x"},
         {"probability": 0.1, "colour": "red"},
         {"probability": True},
+        {"probability": 0.1, "faults": ["rest.500"]},
+        {"probability": 0.1, "endpoints": "GET /v2/subscriptions"},
     ):
         refused = http.request("PUT", emu.url + "/_emulator/chaos", body=json.dumps(bad))
         assert refused.status == 400
@@ -533,6 +553,25 @@ def test_constructor_and_reset() -> None:
     assert set(settings["faults"]) == set(KINDS)
     emu.reset()
     assert emu.chaos_report()["settings"] == settings  # reset keeps the chaos settings
+
+
+def test_command_line_runs_with_chaos() -> None:
+    root = Path(mds.emulator.__file__).resolve().parents[2]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-c", CLI, "--port", "0", "--chaos", "0.02", "--seed", "7"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:
+        try:
+            assert process.stdout is not None
+            banner = [process.stdout.readline() for _ in range(3)]
+            assert banner[2] == "Chaos: 0.02 with seed 7\n"
+            url = banner[0].split()[-1]
+            with urllib3.PoolManager(retries=False, timeout=5) as http:
+                settings = http.request("GET", url + "/_emulator/chaos").json()["settings"]
+            assert (settings["probability"], settings["seed"]) == (0.02, 7)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=10) == 0
 
 
 def test_command_line_flags() -> None:

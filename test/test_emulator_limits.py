@@ -111,6 +111,20 @@ def test_the_queue_cap_in_items(http: urllib3.PoolManager) -> None:
         assert ledger(emu)["lost"]["queue_cap"] == 2
 
 
+def test_a_lost_device_event_is_listed_by_its_device(http: urllib3.PoolManager) -> None:
+    with Emulator(long_poll_hold=0, queue_limit_items=1) as emu:
+        assert polled(http, emu) == []
+        emu.queue_message({"de-registrations": ["dev-1", "dev-2"]})
+        (lost,) = ledger(emu)["lost_items"]
+        assert lost == {
+            "ep": "dev-1",
+            "path": None,
+            "uid": None,
+            "payload": None,
+            "reason": "queue_cap",
+        }
+
+
 def test_an_undelivered_event_lives_event_lifetime(
     http: urllib3.PoolManager, clock: ManualClock
 ) -> None:

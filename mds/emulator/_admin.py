@@ -9,7 +9,10 @@ answer with, or raises :class:`AdminError`; the HTTP handler does the rest.
 from __future__ import annotations
 
 import json
+import math
+import re
 import secrets
+import threading
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -101,11 +104,9 @@ class AdminApi:
         if post is None:
             raise AdminError(404, f"No such admin endpoint: {path}")
         try:
-            data = json.loads(body) if body.strip() else {}
-            if not isinstance(data, dict):
-                raise ValueError("the body must be a JSON object")
+            data = _json_object(body) if body.strip() else {}
             return post(data)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:  # (int(1e400), float(10**400))
             raise AdminError(400, f"Invalid request: {exc}") from exc
 
     # ------------------------------------------------------------------ POST endpoints
@@ -206,6 +207,7 @@ class AdminApi:
         return self._queue("async-responses", item, data)
 
     def _faults(self, data: dict[str, Any]) -> dict[str, Any]:
+        _check_sendable(data)
         return dict(self._service.add_fault(parse_fault(data, self._endpoints)))
 
     def _chaos(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -216,6 +218,49 @@ class AdminApi:
         self._devices.reset()
         self._service.reset()
         return {"reset": True}
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    """The JSON object of a request body; ValueError for anything else, including what
+    ``json.loads`` reads but JSON does not have (``NaN``, ``Infinity``, ``1e999``) and nesting
+    deeper than the parser goes."""
+    try:
+        data = json.loads(body, parse_constant=_not_json, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("the body is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    return data
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is not a finite number")
+    return number
+
+
+#: An HTTP header name (RFC 9110 token) and value (visible Latin-1, spaces and tabs).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+
+
+def _check_sendable(data: Mapping[str, Any]) -> None:
+    """ValueError for a fault the HTTP handler could not answer with: a header it cannot
+    write, or a delay longer than a thread can wait (each would drop the faulted request's
+    connection instead of answering it)."""
+    headers = data.get("headers")
+    if isinstance(headers, Mapping):
+        for name, value in headers.items():
+            if not _TOKEN.fullmatch(str(name)) or not _FIELD_VALUE.fullmatch(str(value)):
+                raise ValueError(f"headers: {str(name)!r} cannot be sent as an HTTP header")
+    delay = data.get("delay")
+    if isinstance(delay, (int, float)) and delay > threading.TIMEOUT_MAX:
+        raise ValueError(f"delay must be at most {threading.TIMEOUT_MAX:.0f} seconds")
 
 
 def _api_key(data: Mapping[str, Any]) -> str | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -22,8 +21,6 @@ __all__ = [
     "endpoint_data",
     "item_size",
     "notification_item",
-    "pop_front",
-    "push_front",
     "split_message",
 ]
 
@@ -77,16 +74,6 @@ def item_size(item: Item) -> int:
     queue cap counts).
     """
     return len(json.dumps(item[1], separators=(",", ":"), default=str))
-
-
-def pop_front(queue: deque[Item], count: int) -> list[Item]:
-    """Remove and return the first ``count`` items of ``queue``."""
-    return [queue.popleft() for _ in range(count)]
-
-
-def push_front(queue: deque[Item], items: list[Item]) -> None:
-    """Put ``items`` back at the front of ``queue``, in their original order."""
-    queue.extendleft(reversed(items))
 
 
 def encode_payload(value: Any, ct: str) -> str:

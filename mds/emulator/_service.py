@@ -624,8 +624,7 @@ class NotificationService:
             if state is None or state.channel is not channel:
                 return None
             if status is not None and 200 <= status < 300:
-                if channel.pending is not None:
-                    self.ledger.delivered(len(channel.pending[1]))
+                self.ledger.delivered(delivery.items)
                 channel.pending = None
                 channel.failures = 0
                 channel.failing_since = None
@@ -1070,8 +1069,7 @@ class NotificationService:
         to close with ``close_code``.
         """
         channel = state.channel
-        if channel is None:
-            return
+        assert channel is not None, "callers drop an existing channel"
         if isinstance(channel, WebsocketChannel) and channel.session is not None:
             channel.session.request_close(close_code, close_reason)
             channel.session = None
