@@ -643,3 +643,19 @@ def test_batches_never_reorder() -> None:
     assert build_message(items[count:], 10) == ({"notifications": [4]}, 1)
     assert build_message(items, 1) == ({"notifications": [1]}, 1)
     assert build_message(split_message({"custom": 1}) * 2, 10) == ({"custom": 1}, 1)
+
+
+def test_a_connected_socket_skips_what_outlived_the_event_lifetime(clock: ManualClock) -> None:
+    service = NotificationService(Settings(event_lifetime=60), clock=clock)
+    service.register_websocket(KEY)
+    session = bound(service)
+    service.queue_message(notification(0), KEY)
+    clock.advance(60)  # the socket was not served meanwhile: the item is too old to send
+    frame = Background(lambda: service.next_frame(session))
+    service.queue_message(notification(1), KEY)
+    batch = frame.result()
+    assert batch.message == notification(1)
+    service.frame_sent(session, batch)
+    items = service.chaos_report()["items"]
+    assert (items["queued"], items["delivered"], items["lost"]["expired"]) == (2, 1, 1)
+    service.stop()
