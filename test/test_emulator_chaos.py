@@ -582,3 +582,10 @@ def test_command_line_flags() -> None:
     assert parser.parse_args([]).chaos is None
     with pytest.raises(SystemExit):
         parser.parse_args(["--chaos", "1.5"])
+
+
+def test_command_line_refuses_a_bad_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    _cli.add_arguments(parser)
+    assert _cli.run(parser.parse_args(["--port", "0", "--record-limit", "0"])) == 2
+    assert capsys.readouterr().err == "mds emulator: record_limit must be a positive integer\n"

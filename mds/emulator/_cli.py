@@ -109,6 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed",
         type=int,
         default=None,
+        metavar="N",
         help="seed of --chaos, to replay the same faults (default: a random one, printed)",
     )
     parser.add_argument(
@@ -126,15 +127,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Start the emulator described by ``args``, print its URL and a ready API key, and serve
-    until Ctrl-C or SIGTERM; then stop cleanly (open websockets close with 1001).
+def _emulator(args: argparse.Namespace) -> Emulator:
+    """The emulator ``args`` describe (not started).
 
-    Returns:
-        0 after a clean stop; 2 when the address cannot be bound.
+    Raises:
+        ValueError: For a value the emulator refuses (a limit below 1, say).
     """
     timings: dict[str, Any] = {dest: getattr(args, dest) for _, dest, _, _ in TIMINGS}
-    emulator = Emulator(
+    return Emulator(
         host=args.host,
         port=args.port,
         api_keys=args.api_keys,
@@ -147,6 +147,21 @@ def run(args: argparse.Namespace) -> int:
         record_limit=args.record_limit,
         **timings,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the emulator described by ``args``, print its URL and a ready API key, and serve
+    until Ctrl-C or SIGTERM; then stop cleanly (open websockets close with 1001).
+
+    Returns:
+        0 after a clean stop; 2 when an option's value is refused or the address cannot be
+        bound.
+    """
+    try:
+        emulator = _emulator(args)
+    except ValueError as exc:
+        print(f"mds emulator: {exc}", file=sys.stderr)
+        return 2
     done = threading.Event()
     previous: Any = None
     in_main_thread = threading.current_thread() is threading.main_thread()
