@@ -70,7 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", metavar="PATH|URL", default=None,
                         help="record the uid of every notification printed (or forwarded), so "
                         "that a restarted 'mds listen' skips what it handled before: a sqlite "
-                        "file path, or a redis://host:6379/0 URL (needs mds-client[redis])")
+                        "file path, or a redis://host:6379/0 URL (needs mds-client[redis]); "
+                        "long-poll notifications carry no uid, so it records nothing there")
     parser.add_argument("--dedupe-window", metavar="N", type=_positive, default=DEFAULT_WINDOW,
                         help="how many of the latest uids to remember in memory for dropping "
                         f"repeats (default: {DEFAULT_WINDOW})")
