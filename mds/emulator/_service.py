@@ -965,8 +965,10 @@ class NotificationService:
         "lost_items_dropped", "still_queued"}``.
         """
         report = self.chaos.report()
-        items = self.ledger.report()
         with self._lock:
+            # Under the service's lock, so that no item moves between the ledger's counts and
+            # the queues (only a batch being written is in neither until its transport reports).
+            items = self.ledger.report()
             still = 0
             for state in self._states.values():
                 channel = state.channel
