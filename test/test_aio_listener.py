@@ -615,3 +615,172 @@ def test_import_mds_loads_nothing_of_the_asyncio_face() -> None:
                          text=True).stdout
     assert out.strip() == "[]"
     assert mds.aio.__all__ == ["NotificationListener", "WebhookReceiver"]
+
+
+# -- the rest of the surface -------------------------------------------------------------------
+
+def test_keywords_read_back_and_stop_or_close_before_opening(emu: Emulator) -> None:
+    async def test(client: mds.ApiClient) -> None:
+        listener = mds.aio.NotificationListener(
+            client, register=False, ping_interval=5.0, ping_timeout=6.0, subprotocol_auth=True,
+            connect_timeout=7.0, close_timeout=0.25)
+        assert (listener.register, listener.ping_interval, listener.ping_timeout,
+                listener.subprotocol_auth, listener.connect_timeout, listener.close_timeout) == (
+            False, 5.0, 6.0, True, 7.0, 0.25)
+        assert listener.close_code_policy[1000] is mds.listener.Action.STOP
+        assert "new" in repr(listener)
+        assert (listener.stopped, listener.duplicates_dropped) == (False, 0)
+        await listener.stop()
+        assert listener.stopped
+        assert "stopped" in repr(listener)
+        await listener.close()
+        await listener.close()
+        assert "closed" in repr(listener)
+        with pytest.raises(mds.ClientClosedError):
+            await listener.read("d", PATH)
+
+    run(emu, test)
+
+
+def test_subscribe_rules_are_set_and_the_channel_deleted_on_close(emu: Emulator) -> None:
+    rules = [{"endpoint-name": "dev*", "resource-path": ["/3303/*"]}]
+
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, subscribe=rules,
+                                                delete_channel_on_close=True):
+            pass
+        api = mds.NotificationsApi(client)
+        with pytest.raises(mds.NotFoundException):
+            await asyncio.to_thread(api.get_websocket)
+        return await asyncio.to_thread(mds.SubscriptionsApi(client).get_pre_subscriptions)
+
+    got = run(emu, test)
+    assert [r.endpoint_name for r in got] == ["dev*"]
+
+
+def test_messages_leave_out_repeats_and_refuse_while_events_are_buffered(emu: Emulator) -> None:
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, serialization=None) as listener:
+            queue(emu, 1, 2, uids=True)
+            queue(emu, 2, 3, uids=True)
+            batches = []
+            async for message in listener.messages():
+                batches.append(values(message.events()))
+                if sum(map(len, batches)) == 3:
+                    break
+            queue(emu, 3, 4, 5, uids=True)
+            first = await take(listener, 1)
+            with pytest.raises(RuntimeError, match="buffered"):
+                async for _ in listener.messages():
+                    pass
+            return batches, values(first), listener.duplicates_dropped
+
+    batches, first, dropped = run(emu, test)
+    assert [v for b in batches for v in b] == [1, 2, 3]
+    assert first == [4]
+    assert dropped == 2
+
+
+def test_a_request_before_the_long_poll_channel_exists_times_out_unsent(emu: Emulator) -> None:
+    emu.register_device("dev", resources={PATH: 1})
+
+    async def test(client: mds.ApiClient) -> str:
+        async with mds.aio.NotificationListener(client, "long-poll") as listener:
+            with pytest.raises(mds.ApiTimeoutError) as info:
+                await listener.read("dev", PATH, timeout=0.05)
+            return str(info.value)
+
+    assert "nothing was sent" in run(emu, test)
+
+
+@pytest.mark.parametrize("channel", ["websocket", "long-poll"])
+def test_a_channel_of_another_type_is_named_or_replaced(emu: Emulator, channel: str) -> None:
+    other = "long-poll" if channel == "websocket" else "websocket"
+
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, other, reconnect=FAST) as first:
+            if other == "long-poll":
+                emu.register_device("dev", resources={PATH: 1})
+                await first.read("dev", PATH, timeout=10)  # the long poll's channel exists
+        with pytest.raises(mds.ChannelConflictError) as info:
+            async with mds.aio.NotificationListener(client, channel):
+                pass
+        async with mds.aio.NotificationListener(client, channel, replace_existing=True) as it:
+            if channel == "long-poll":
+                emu.register_device("dev", resources={PATH: 1})
+                await it.read("dev", PATH, timeout=10)  # the long poll's channel exists
+            emu.notify("d", PATH, 9)
+            got = await take(it, 1)
+        return info.value.channel, values(got)
+
+    assert run(emu, test) == (other, [9])
+
+
+def test_failed_connections_back_off_then_give_up(emu: Emulator) -> None:
+    emu.add_fault(endpoint="GET /v2/notification/websocket-connect", status=503, count=2)
+    policy = ReconnectPolicy(initial_delay=0.01, max_delay=0.02, max_failures=3)
+
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, reconnect=policy) as listener:
+            emu.notify("d", PATH, 1)
+            got = values(await take(listener, 1))
+            emu.add_fault(endpoint="GET /v2/notification/websocket-connect", status=401,
+                          count=1)
+            emu.add_fault(websocket="drop")
+            with pytest.raises(mds.UnauthorizedException):
+                await take(listener, 1)
+            return got, listener.stats.failures
+
+    got, failures = run(emu, test)
+    assert got == [1]
+    assert failures >= 2
+
+
+def test_bad_frames_are_skipped_and_a_close_code_can_raise() -> None:
+    def handler(conn: ServerConnection) -> None:
+        conn.send("not json")
+        conn.send(json.dumps({"notifications": [{"ep": "ok", "path": PATH,
+                                                 "payload": "MQ=="}]}))
+        conn.recv()  # until the client has read the frames
+        conn.close(4001, "go away")
+
+    policy = {**mds.listener.DEFAULT_CLOSE_CODE_POLICY, 4001: mds.listener.Action.RAISE}
+
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, register=False,
+                                                close_code_policy=policy) as listener:
+            (event,) = await take(listener, 1)
+            ws = listener._source._conn  # type: ignore[union-attr]
+            await ws.send("read")
+            with pytest.raises(mds.WebsocketClosedError) as info:
+                await take(listener, 1)
+            return event.device_id, listener.stats.bad_frames, info.value.code  # type: ignore[attr-defined]
+
+    with ws_server(handler) as url:
+        with mds.ApiClient(mds.Configuration(host=url, api_key="ak_x")) as client:
+            assert asyncio.run(test(client)) == ("ok", 1, 4001)
+
+
+def test_a_1001_the_service_cannot_explain_asks_who_holds_the_channel(emu: Emulator) -> None:
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, reconnect=FAST) as listener:
+            emu.add_fault(websocket="close", code=1001, reason="")
+            emu.notify("d", PATH, 1)
+            got = await take(listener, 1)
+            return values(got), listener.stats.takeovers, listener.stats.reconnects
+
+    assert run(emu, test) == ([1], 0, 1)
+
+
+def test_open_websocket_refuses_what_it_cannot_use(emu: Emulator) -> None:
+    from mds.aio._websocket import open_websocket
+
+    async def test() -> None:
+        client = mds.ApiClient(mds.Configuration(host=emu.url))
+        with pytest.raises(mds.ApiValueError, match="subprotocol_auth"):
+            await open_websocket(client, subprotocol_auth=True)
+        client.close()
+        with pytest.raises(mds.ClientClosedError):
+            await open_websocket(client)
+
+    asyncio.run(test())

@@ -24,7 +24,7 @@ from mds.api.device_requests_api import DeviceRequestsApi
 from mds.api.subscriptions_api import SubscriptionsApi
 from mds.api_client import ApiClient
 from mds.checkpoint import DEFAULT_WINDOW, CheckpointStore
-from mds.events import AsyncResponse, Event, event_list
+from mds.events import AsyncResponse, Event
 from mds.exceptions import ApiTimeoutError, ApiTypeError, ApiValueError, ClientClosedError, MdsError
 from mds.listener._long_poll_source import LongPollSource as SyncLongPollSource
 from mds.listener._policy import DEFAULT_CLOSE_CODE_POLICY, Action, ListenerStats, ReconnectPolicy
@@ -329,27 +329,24 @@ class NotificationListener:
         return self
 
     async def __anext__(self) -> Event:
-        if self._stream is None:
-            await self._opened()  # the gate is made when opening
-        gate = self._gate
-        if gate is not None:
-            await gate.finish_in_hand()  # the application asks for more: it is done with those
+        gate = self._gate or await self._admission()
+        await gate.finish_in_hand()  # the application asks for more: it is done with those
         events = self._events
         while not events:
-            if gate is None:
-                batch = await self._next_batch()
-                if batch is None:
-                    raise StopAsyncIteration
-                events.extend(event_list(batch))
-                continue
             admitted = await gate.events(self._next_batch)
             if admitted is None:
                 raise StopAsyncIteration
             events.extend(admitted)
         event = events.popleft()
-        if gate is not None:
-            gate.hand(event)
+        gate.hand(event)
         return event
+
+    async def _admission(self) -> Gate:
+        """The gate, made when opening (which this does first, if needed)."""
+        await self._opened()
+        gate = self._gate
+        assert gate is not None  # opened
+        return gate
 
     async def messages(self) -> AsyncIterator[NotificationMessage]:
         """Iterate whole batches (`mds.NotificationMessage`, never empty) instead of events.
@@ -358,18 +355,13 @@ class NotificationListener:
         the next batch is asked for. Cancelling the iterating task loses no batch.
 
         Raises RuntimeError if events of a batch are still buffered from event iteration."""
-        if self._stream is None:
-            await self._opened()
+        gate = self._gate or await self._admission()
         while True:
             if self._events:
                 raise RuntimeError(
                     "events of a batch are still buffered: iterate the listener for them first")
-            gate = self._gate
-            if gate is None:
-                batch: Batch | bool | None = await self._next_batch()
-            else:
-                await gate.finish_in_hand()
-                batch = await gate.batch(self._next_batch)
+            await gate.finish_in_hand()
+            batch = await gate.batch(self._next_batch)
             if batch is None:
                 return
             if batch is not False:
