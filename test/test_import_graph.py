@@ -54,6 +54,7 @@ LAYERS: list[tuple[str, tuple[str, ...], frozenset[str] | None]] = [
     # The lowest of the consumers: the listener and the receivers use it; it uses only events.
     ("checkpoint", ("mds.checkpoint",), frozenset({"foundation", "payload", "events"})),
     ("consumers", ("mds.listener", "mds.async_responses", "mds.webhook_receiver"), None),
+    ("aio", ("mds.aio",), None),
     ("facade", ("mds",), None),
     ("cli", ("mds.cli", "mds.__main__"), None),
 ]
