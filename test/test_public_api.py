@@ -72,3 +72,15 @@ def test_dir_lists_the_names_loaded_on_first_use() -> None:
     names = dir(mds)
     assert "NotificationListener" in names
     assert set(mds.__all__) <= set(names)
+
+
+def test_the_asyncio_face_has_its_own_all_and_is_not_in_the_facade() -> None:
+    import mds.aio
+
+    assert mds.aio.__all__ == sorted(mds.aio.__all__)
+    public = {name for name in vars(mds.aio) if not name.startswith("_")
+              and not isinstance(getattr(mds.aio, name), type(mds))}
+    assert public - {"annotations"} == set(mds.aio.__all__)
+    assert not set(mds.aio.__all__) & set(mds.__all__) - {"NotificationListener", "WebhookReceiver"}
+    assert mds.aio.NotificationListener is not mds.NotificationListener
+
