@@ -657,6 +657,7 @@ class Handler(BaseHTTPRequestHandler):
         if not service.begin_handshake(token):
             self._error(429, "A websocket handshake is already in progress for this API key.")
             return
+        ended = False
         try:
             if self._apply_fault(f"GET {WEBSOCKET_CONNECT}", token):
                 return
@@ -671,6 +672,10 @@ class Handler(BaseHTTPRequestHandler):
             # once connect() returns (ask for the status, inject a fault) already sees this
             # socket as the channel's connection.
             session = service.connect_socket(token) if response.status_code == 101 else None
+            # Over for the client once it reads the answer: a client that connects again at
+            # once must not get a 429 because this thread has not reached `finally` yet.
+            service.end_handshake(token)
+            ended = True
             try:
                 self.connection.sendall(b"".join(handshake.data_to_send()))
             except OSError:
@@ -687,7 +692,8 @@ class Handler(BaseHTTPRequestHandler):
             protocol.extensions = handshake.extensions
             self.server.mark_websocket(self.connection)
         finally:
-            service.end_handshake(token)
+            if not ended:
+                service.end_handshake(token)
         serve_session(service, self.connection, protocol, session)
 
     # ------------------------------------------------------------------ subscriptions
