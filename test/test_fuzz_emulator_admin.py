@@ -263,6 +263,9 @@ def test_chaos_specs_are_accepted_or_refused_400(emulator: Emulator, spec: dict[
                    b'"headers": {"X-\\u00e9\\u4e2d": "1"}}'),
         ("faults", b'{"endpoint": "GET /v2/subscriptions", "status": 503, '
                    b'"headers": {"X-A": "1\\r\\nX-B: 2"}}'),
+        # A ct that is not text failed to encode the value (AttributeError): dropped.
+        ("notify", b'{"ep": "d", "path": "/1/0/1", "value": 1, "ct": 5}'),
+        ("async-response", b'{"id": "a", "value": 1, "ct": ["x"]}'),
         # RecursionError out of json.loads dropped the connection.
         ("notify", b"[" * 100_000),
     ],
@@ -279,3 +282,12 @@ def test_admin_requests_that_broke_the_emulator_are_answered_400(
     # and the REST endpoint a refused fault named answers as before (a key of its own: the
     # fuzz tests may have armed faults for theirs)
     assert _request(emulator.port, "GET", "/v2/subscriptions", b"", "ak_regressions")[0] == 200
+
+
+def test_a_null_ct_is_the_default_content_type(emulator: Emulator) -> None:
+    """Regression (found by fuzzing): ``"ct": null`` dropped the connection; it is text/plain,
+    as a missing ct is."""
+    body = json.dumps({"ep": "d", "path": "/1/0/1", "value": 1, "ct": None,
+                       "api_key": "ak_regressions"}).encode()
+    status, answer = _request(emulator.port, "POST", "/_emulator/notify", body)
+    assert status == 200, answer

@@ -121,11 +121,12 @@ class AdminApi:
         return {"queued": self._service.queue_message(message, _api_key(data))}
 
     def _notify(self, data: dict[str, Any]) -> dict[str, Any]:
+        ct = _optional(data, "ct")  # (a ct that is not text cannot encode the value)
         item = notification_item(
             _required(data, "ep"),
             _required(data, "path"),
             data.get("value"),
-            data.get("ct", "text/plain"),
+            "text/plain" if ct is None else ct,
             data.get("payload_b64"),
             data.get("max_age", data.get("max-age", 0)),
         )
@@ -200,7 +201,7 @@ class AdminApi:
             status=int(data.get("status", 200)),
             value=data.get("value"),
             payload_b64=data.get("payload_b64"),
-            ct=data.get("ct"),
+            ct=_optional(data, "ct"),
             error=data.get("error"),
             max_age=data.get("max_age", data.get("max-age")),
         )
