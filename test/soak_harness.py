@@ -35,12 +35,16 @@ import json
 import os
 import random
 import secrets
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from array import array
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import IO, Any
@@ -88,7 +92,9 @@ class SoakConfig:
     decisions for the chaos). ``emulator_process``: run the emulator and the producer in a
     child process (`ServiceProcess`) instead of threads of this one. ``checkpoint``: the
     consumer's ``checkpoint=`` (a sqlite file or a ``redis://`` URL; None: the in-memory
-    dedupe window alone). ``log_dir``: where the history goes.
+    dedupe window alone). ``gunicorn_workers``: serve the webhook receiver with that many
+    gunicorn workers (`GunicornConsumer`; give them a shared ``redis://`` checkpoint) instead
+    of wsgiref in a thread. ``log_dir``: where the history directory goes.
     """
 
     channel: str
@@ -104,6 +110,7 @@ class SoakConfig:
     emulator_process: bool = False
     batch_limit: int = 100
     checkpoint: str | None = None
+    gunicorn_workers: int = 0
 
     def __post_init__(self) -> None:
         if self.channel not in CHANNELS:
@@ -149,7 +156,7 @@ class SoakResult:
     drained: bool = False
     consumer_error: str | None = None
     examples: list[str] = field(default_factory=list)  # a few failures, for the report
-    log_path: str = ""
+    history_dir: str = ""  # the history files of the run
 
     @property
     def ok(self) -> bool:
@@ -213,15 +220,10 @@ def _redacted(checkpoint: str | None) -> str:
     return "sqlite " + Path(checkpoint).name
 
 
-def rss_bytes() -> int:
-    """This process's resident set size, from /proc/self/statm (0 where there is none)."""
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:  # pragma: no cover - not Linux
-        import resource
-
-        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+def rss_bytes(pid: int | str = "self") -> int:
+    """A process's resident set size (this one's by default), from /proc/<pid>/statm."""
+    with open(f"/proc/{pid}/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def _rss_settled() -> int:
@@ -234,8 +236,10 @@ def _rss_settled() -> int:
 # ------------------------------------------------------------------------------------------------
 
 class Application:
-    """The consumer's application: logs ``device seq uid`` for every notification it is handed
-    (thread-safe), and counts distinct ones for the producer's flow control."""
+    """The consumer's application: logs ``device seq uid time`` for every notification it is
+    handed (``time``: `time.monotonic_ns`, one clock for every process of the machine, so the
+    histories of several workers merge in order), thread-safe, and counts distinct ones for the
+    producer's flow control."""
 
     def __init__(self, log: IO[str], devices: int, per_device: int) -> None:
         self._log = log
@@ -254,7 +258,7 @@ class Application:
         device = event.device_id
         value = event.value
         with self._lock:
-            self._log.write(f"{device} {value} {event.uid}\n")
+            self._log.write(f"{device} {value} {event.uid} {time.monotonic_ns()}\n")
             self.received += 1
             index = _index(device, value, self._per_device)
             if index is not None and index < len(self._seen) and not self._seen[index]:
@@ -366,14 +370,7 @@ class WebhookConsumer:
                         serialization=dict(UID_SERIALIZATION)))
 
     def stats(self) -> dict[str, Any]:
-        stats = getattr(self.receiver, "stats", None)
-        if stats is None:
-            return {}
-        if hasattr(stats, "__dataclass_fields__"):
-            from dataclasses import asdict
-
-            return {k: v for k, v in asdict(stats).items() if isinstance(v, int)}
-        return {k: v for k, v in dict(stats).items() if isinstance(v, int)}
+        return {} if self.receiver is None else asdict(self.receiver.stats)
 
     def close(self) -> None:
         if self._server is not None:
@@ -383,11 +380,109 @@ class WebhookConsumer:
             self._thread.join(10)
 
 
-Consumer = ListenerConsumer | WebhookConsumer
+class GunicornConsumer:
+    """`WebhookReceiver` in the workers of a gunicorn server (``gunicorn_app``), sharing the
+    checkpoint (a ``redis://`` URL, the scale-out deployment of docs/Delivery-guarantees.md).
+    Each worker writes its own history file; the application's progress is read from the
+    service's ledger instead (a batch counts as delivered once answered 2xx, after its
+    handler ran)."""
+
+    channel = "webhook"
+
+    def __init__(self, workers: int, history_dir: str, config: SoakConfig) -> None:
+        self.workers = workers
+        self.history_dir = history_dir
+        self.config = config
+        self.error: str | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def open(self, client: mds.ApiClient, app: Application, channels: Callable[[], int],
+             checkpoint: str | None) -> None:
+        secret = secrets.token_urlsafe(16)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {**os.environ, "MDS_SOAK_SECRET": secret, "MDS_SOAK_CHECKPOINT": checkpoint or "",
+               "MDS_SOAK_HISTORY": self.history_dir,
+               "MDS_SOAK_SHAPE": f"{self.config.devices} {self.config.per_device}"}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", str(self.workers), "-b", f"127.0.0.1:{port}",
+             "--pythonpath", str(Path(__file__).resolve().parent), "--graceful-timeout", "5",
+             "--log-level", "warning", "soak_harness:gunicorn_app()"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        url = f"http://127.0.0.1:{port}/hook"
+        if not wait_until(lambda: _answers_validation(url, secret), 20.0):
+            raise RuntimeError("gunicorn did not start")
+        mds.NotificationsApi(client).register_webhook(
+            mds.Webhook(url=url, headers={"authorization": secret},
+                        serialization=dict(UID_SERIALIZATION)))
+
+    def rss(self) -> int:
+        """The workers' RSS, together."""
+        if self._process is None:
+            return 0
+        total = 0
+        for task in Path(f"/proc/{self._process.pid}/task").iterdir():
+            for pid in (task / "children").read_text().split():
+                with contextlib.suppress(OSError):
+                    total += rss_bytes(int(pid))
+        return total
+
+    def stats(self) -> dict[str, Any]:
+        handled = [path for path in Path(self.history_dir).glob("history-*.log")
+                   if path.stat().st_size]
+        return {"workers": self.workers, "workers that handled items": len(handled)}
+
+    def close(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, errors = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, errors = process.communicate()
+        if b"Traceback" in errors:
+            self.error = "a gunicorn worker failed: " + errors.decode(errors="replace")[-2000:]
 
 
-def make_consumer(channel: str) -> Consumer:
-    return WebhookConsumer() if channel == "webhook" else ListenerConsumer(channel)
+def _answers_validation(url: str, secret: str) -> bool:
+    """Whether the receiver at *url* answers the service's validation request with 204."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=b"{}", method="PUT",
+                                     headers={"Authorization": secret,
+                                              "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return int(response.status) == 204
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def gunicorn_app() -> mds.WebhookReceiver:
+    """The WSGI application of each gunicorn worker of `GunicornConsumer` (configured by its
+    environment): a receiver on the shared checkpoint, writing this worker's history."""
+    devices, per_device = (int(n) for n in os.environ["MDS_SOAK_SHAPE"].split())
+    path = Path(os.environ["MDS_SOAK_HISTORY"]) / f"history-{os.getpid()}.log"
+    log = open(path, "w", buffering=1)  # line by line: a worker may be stopped at any time
+    app = Application(log, devices, per_device)
+    return mds.WebhookReceiver({"authorization": os.environ["MDS_SOAK_SECRET"]},
+                               on_event=app.take,
+                               checkpoint=os.environ["MDS_SOAK_CHECKPOINT"] or None)
+
+
+Consumer = ListenerConsumer | WebhookConsumer | GunicornConsumer
+
+
+def make_consumer(config: SoakConfig, history_dir: str) -> Consumer:
+    if config.channel != "webhook":
+        return ListenerConsumer(config.channel)
+    if config.gunicorn_workers:
+        return GunicornConsumer(config.gunicorn_workers, history_dir, config)
+    return WebhookConsumer()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -449,9 +544,12 @@ class ServiceSide:
             self._ledger = (items["delivered"], sum(items["lost"].values()))
         return self._ledger
 
-    def produce(self, progress: Callable[[], int], tick: Callable[[], None]) -> int:
+    def produce(self, progress: Callable[[], int] | None, tick: Callable[[], None]) -> int:
         """Make every change; returns how many notifications the service queued. Calls *tick*
-        after every tenth of the rounds (10 times)."""
+        after every tenth of the rounds (10 times). Without *progress*, the application's is
+        what the service counts as delivered."""
+        if progress is None:
+            progress = self._delivered
         config = self.config
         rng = random.Random(config.seed)
         set_resource = self.emulator.set_resource
@@ -475,6 +573,9 @@ class ServiceSide:
                     seen = self._catch_up(sent, progress)
         tick()
         return sent
+
+    def _delivered(self) -> int:
+        return self.ledger()[0]
 
     def _catch_up(self, sent: int, progress: Callable[[], int]) -> int:
         """Wait until the application (with what the service lost) is within half the window
@@ -541,8 +642,10 @@ class ServiceProcess:
         delivered, lost = self._call("ledger")
         return int(delivered), int(lost)
 
-    def produce(self, progress: Callable[[], int], tick: Callable[[], None]) -> int:
-        return int(self._call("produce", progress=progress, tick=tick))
+    def produce(self, progress: Callable[[], int] | None, tick: Callable[[], None]) -> int:
+        if progress is None:
+            return int(self._call("produce", False, tick=tick))
+        return int(self._call("produce", True, progress=progress, tick=tick))
 
     def take_queued(self) -> bytes:
         return bytes(self._call("take_queued"))
@@ -570,7 +673,8 @@ def _serve(conn: Any, config: SoakConfig) -> None:
         name, args = conn.recv()
         try:
             if name == "produce":
-                value: Any = side.produce(lambda: int(ask("progress")), lambda: ask("tick"))
+                progress = (lambda: int(ask("progress"))) if args[0] else None
+                value: Any = side.produce(progress, lambda: ask("tick"))
             elif name == "rss":
                 value = rss_bytes()
             else:
@@ -589,10 +693,10 @@ def _serve(conn: Any, config: SoakConfig) -> None:
 
 @contextlib.contextmanager
 def _history(config: SoakConfig) -> Iterator[tuple[IO[str], str]]:
-    fd, path = tempfile.mkstemp(prefix=f"soak-{config.channel}-", suffix=".log",
-                                dir=config.log_dir)
-    with os.fdopen(fd, "w", buffering=1 << 16) as log:
-        yield log, path
+    """A new directory for the run's history files, and this process's history file in it."""
+    directory = tempfile.mkdtemp(prefix=f"soak-{config.channel}-", dir=config.log_dir)
+    with open(Path(directory) / "history.log", "w", buffering=1 << 16) as log:
+        yield log, directory
 
 
 def run_soak(config: SoakConfig) -> SoakResult:
@@ -602,10 +706,12 @@ def run_soak(config: SoakConfig) -> SoakResult:
         ServiceProcess(config) if config.emulator_process else ServiceSide(config))
     try:
         url = service.start()
-        with _history(config) as (log, log_path):
-            result.log_path = log_path
+        with _history(config) as (log, history_dir):
+            result.history_dir = history_dir
             app = Application(log, config.devices, config.per_device)
-            consumer = make_consumer(config.channel)
+            consumer = make_consumer(config, history_dir)
+            in_process = not isinstance(consumer, GunicornConsumer)
+            consumer_rss = consumer.rss if isinstance(consumer, GunicornConsumer) else _rss_settled
             cfg = mds.Configuration(host=url, api_key=API_KEY)
             with mds.ApiClient(cfg) as client:
                 mds.SubscriptionsApi(client).update_pre_subscriptions(
@@ -614,13 +720,14 @@ def run_soak(config: SoakConfig) -> SoakResult:
                 try:
                     consumer.open(client, app, service.channels, config.checkpoint)
                     result.chaos = service.arm_chaos()
-                    result.rss_before = _rss_settled()
+                    result.rss_before = consumer_rss()
                     started = time.perf_counter()
 
                     def tick() -> None:
-                        result.rss_samples.append(_rss_settled())
+                        result.rss_samples.append(consumer_rss())
 
-                    result.sent = service.produce(lambda: app.unique, tick)
+                    result.sent = service.produce(
+                        (lambda: app.unique) if in_process else None, tick)
 
                     def drained() -> bool:
                         # Settled at the service (a webhook batch is delivered when answered
@@ -628,13 +735,13 @@ def run_soak(config: SoakConfig) -> SoakResult:
                         # application.
                         delivered, lost = service.ledger()
                         return (delivered + lost >= result.sent
-                                and app.unique + lost >= result.sent)
+                                and (not in_process or app.unique + lost >= result.sent))
 
                     result.drained = wait_until(
                         lambda: consumer.error is not None or drained(), config.drain_timeout,
                         interval=0.01) and consumer.error is None
                     result.wall = time.perf_counter() - started
-                    result.rss_end = _rss_settled()
+                    result.rss_end = consumer_rss()
                     # The sample nearest after the warm-up share (the tenths are 1-based).
                     warm = min(len(result.rss_samples), max(1, round(config.warmup * 10)))
                     result.rss_warm = result.rss_samples[warm - 1]
@@ -652,6 +759,20 @@ def run_soak(config: SoakConfig) -> SoakResult:
         service.stop()
     verify(result, report, queued)
     return result
+
+
+def _history_lines(directory: str) -> Iterator[str]:
+    """The lines of every history file of a run, in the order the application took them."""
+    paths = sorted(Path(directory).glob("history*.log"))
+    if len(paths) == 1:  # one process: its file is in order
+        with open(paths[0]) as history:
+            yield from history
+        return
+    lines: list[str] = []
+    for path in paths:
+        lines.extend(path.read_text().splitlines(keepends=True))
+    lines.sort(key=lambda line: int(line.rsplit(" ", 1)[1]))
+    yield from lines
 
 
 def _seq_of(item: Mapping[str, Any]) -> tuple[str, int] | None:
@@ -688,30 +809,29 @@ def verify(result: SoakResult, report: Mapping[str, Any], queued: bytes) -> None
     per_device = config.per_device
     counts = bytearray(config.devices * per_device)
     last = array("l", [-1]) * config.devices
-    with open(result.log_path) as history:
-        for line in history:
-            device, value, _uid = line.split(" ")
-            result.received += 1
-            index = _index(device, value, per_device)
-            if index is None or index >= len(counts):
-                result.unexpected += 1
-                if len(examples) < 5:
-                    examples.append(f"unexpected: {line.strip()}")
-                continue
-            number = index // per_device
-            seq = index % per_device
-            if counts[index]:
-                result.duplicates += 1
-                if len(examples) < 5:
-                    examples.append(f"duplicate: {line.strip()}")
-            else:
-                result.unique += 1
-            counts[index] = min(255, counts[index] + 1)
-            if seq <= last[number]:
-                result.order_violations += 1
-                if len(examples) < 5:
-                    examples.append(f"out of order: {device} {seq} after {last[number]}")
-            last[number] = max(last[number], seq)
+    for line in _history_lines(result.history_dir):
+        device, value, _uid, _time = line.split(" ")
+        result.received += 1
+        index = _index(device, value, per_device)
+        if index is None or index >= len(counts):
+            result.unexpected += 1
+            if len(examples) < 5:
+                examples.append(f"unexpected: {line.strip()}")
+            continue
+        number = index // per_device
+        seq = index % per_device
+        if counts[index]:
+            result.duplicates += 1
+            if len(examples) < 5:
+                examples.append(f"duplicate: {line.strip()}")
+        else:
+            result.unique += 1
+        counts[index] = min(255, counts[index] + 1)
+        if seq <= last[number]:
+            result.order_violations += 1
+            if len(examples) < 5:
+                examples.append(f"out of order: {device} {seq} after {last[number]}")
+        last[number] = max(last[number], seq)
     for number in range(config.devices):
         device = device_name(number)
         for seq in range(per_device):
