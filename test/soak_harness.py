@@ -864,4 +864,5 @@ def as_json(result: SoakResult) -> str:
     return json.dumps(data, indent=2, default=str)
 
 
-__all__ = ["CHANNELS", "SoakConfig", "SoakResult", "run_soak", "verify"]
+__all__ = ["CHANNELS", "RESOURCE", "SoakConfig", "SoakResult", "as_json", "gunicorn_app", "run_soak",
+           "verify"]

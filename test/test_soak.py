@@ -6,11 +6,12 @@ checks it; ``benchmarks/soak.py`` is the 100,000-notification version with figur
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
 from redis_server import RedisServer
-from soak_harness import CHANNELS, SoakConfig, SoakResult, run_soak
+from soak_harness import CHANNELS, RESOURCE, SoakConfig, SoakResult, run_soak, verify
 
 #: Per channel, the kinds of fault that lose or repeat what it carries: 0.1 each (every other
 #: kind 0.02), so that with about a hundred batches each of them strikes in every run.
@@ -71,3 +72,30 @@ def test_gunicorn_workers_sharing_a_redis_checkpoint_handle_each_notification_on
 def assert_faults_struck(result: SoakResult, faults: dict[str, float]) -> None:
     missing_kinds = [kind for kind in faults if not result.faults.get(kind)]
     assert not missing_kinds, f"never injected: {missing_kinds}\n{result.table()}"
+
+
+def test_the_check_counts_every_kind_of_failure(tmp_path: Path) -> None:
+    """The checker itself, on a made-up history: a notification repeated, two out of order, one
+    the service called lost arriving anyway, one never queued arriving, two never arriving."""
+    config = SoakConfig("websocket", notifications=6, devices=2, chaos=0)  # 2 devices x 3 values
+    (tmp_path / "history.log").write_text("".join(
+        f"{device} {seq} uid-{n} {n}\n" for n, (device, seq) in enumerate([
+            ("soak-0000", 1), ("soak-0000", 0), ("soak-0000", 1), ("soak-0000", 2),
+            ("soak-0001", 2)])))
+    lost = {"ep": "soak-0000", "path": RESOURCE, "uid": None, "reason": "in_flight",
+            "payload": base64.b64encode(b"2").decode()}
+    report = {"counts": {"websocket.drop_mid_frame": 1}, "items": {
+        "queued": 5, "delivered": 4, "lost": {"in_flight": 1}, "lost_items": [lost],
+        "lost_items_dropped": 0, "still_queued": 0}}
+    queued = bytes([1, 1, 1, 1, 1, 0])  # soak-0001's value 2 was made while there was no channel
+    result = SoakResult(config, sent=5, drained=True, history_dir=str(tmp_path))
+
+    verify(result, report, queued)
+
+    assert (result.received, result.unique, result.duplicates) == (5, 4, 1)
+    assert result.order_violations == 2
+    assert (result.missing, result.lost_but_received, result.unexpected) == (2, 1, 1)
+    assert result.not_queued == 1
+    assert result.record_complete
+    assert not result.ok
+    assert "FAILED" in result.table()
