@@ -3,26 +3,29 @@ application behind the SDK, then a check of what arrived against what the servic
 delivered. Shared by ``benchmarks/soak.py`` (100,000 notifications, with figures) and
 ``test/test_soak.py`` (10,000, asserted).
 
-What runs, per channel, all in one process:
+What runs, per channel:
 
 * an `mds.emulator.Emulator` with ``devices`` simulated devices (``soak-0000``, ...), each
   pre-subscribed to one resource whose values are that device's sequence numbers 0, 1, 2, ...
   (so the pair device + value names a notification, and per-device order is checkable on every
   channel, the long poll too, which has no ``uid``);
+* the producer: rounds of one change per device, in a seeded random device order, never more
+  than ``window`` notifications ahead of what the application has (or the service declared
+  lost), so the queues stay bounded and RSS measures the consumer, not a backlog. The emulator
+  and the producer run in threads of this process (`ServiceSide`), or in a child process
+  (`ServiceProcess`) so that they neither share the consumer's GIL nor count in its RSS;
 * the consumer: `mds.NotificationListener` (websocket, long poll) iterated by a thread, or
-  `mds.WebhookReceiver` behind a real WSGI server (wsgiref, threaded) registered as the
-  callback; websocket and webhook channels are registered with the 2020 ``cfg`` asking for
-  ``uid`` and ``timestamp``;
-* the application: appends one line ``device seq uid`` per notification it was handed to a log
-  file (the history; memory stays flat however long the run);
-* the producer (the calling thread): rounds of one change per device, in a seeded random device
-  order, never more than ``window`` notifications ahead of what the application has seen or the
-  service has declared lost, so the queues stay bounded and RSS measures the consumer.
+  `mds.WebhookReceiver` behind a real WSGI server registered as the callback (wsgiref in a
+  thread, or gunicorn's workers sharing a checkpoint: `GunicornConsumer`). Websocket and
+  webhook channels are registered with the 2020 ``cfg`` asking for ``uid`` and ``timestamp``;
+* the application (`Application`): appends one line ``device seq uid time`` per notification it
+  is handed to a history file (memory stays flat however long the run).
 
 Chaos is switched on after the setup (pre-subscriptions, channel registration), with the seed,
-so that the run's faults are reproducible. Afterwards the history is checked against the
-emulator's record (`verify`): every notification the service delivered (sent minus the ones it
-lost in flight) reached the application exactly once, in per-device order.
+so that the run's faults are reproducible as far as the requests are. Afterwards the history is
+checked against the emulator's ledger (`verify`): every notification the service delivered (it
+queued, minus what it lost in flight or with an expired channel) reached the application
+exactly once, in per-device order; nothing else reached it.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ from servers import wait_until
 CHANNELS = ("websocket", "long-poll", "webhook")
 API_KEY = "ak_soak000000000000000000000000000000"
 RESOURCE = "/3303/0/5700"
-#: The 2020 serialization every channel that has one is registered with.
+#: The 2020 serialization the webhook is registered with (the listener asks for the same).
 UID_SERIALIZATION: Mapping[str, Any] = {
     "type": "v2", "cfg": {"include_uid": True, "include_timestamp": True},
 }
@@ -85,8 +88,8 @@ class SoakConfig:
     ``notifications // devices`` values). ``window``: most notifications produced ahead of the
     application (and of what the service declared lost). ``warmup``: the share of the run after
     which the "warm" RSS is read (after the dedupe windows of 20,000 uids have filled); RSS is
-    also sampled after every tenth of the run. ``drain_timeout``: seconds allowed, after the last change, for
-    everything to arrive. ``chaos_faults``: per kind of fault its probability, handed to the
+    also sampled after every tenth of the run. ``drain_timeout``: seconds allowed, after the
+    last change, for everything to arrive. ``chaos_faults``: per kind of fault its probability, handed to the
     emulator's ``set_chaos`` (None: ``chaos`` for every kind). ``batch_limit``: most items in
     one delivered message (small batches mean more frames, polls and deliveries, so more
     decisions for the chaos). ``emulator_process``: run the emulator and the producer in a
@@ -142,6 +145,7 @@ class SoakResult:
     unexpected: int = 0  # reached the application, but the service never sent it
     lost_but_received: int = 0  # the service says lost, the application got it
     not_queued: int = 0  # changes made while the key had no channel: sent nowhere
+    without_uid: int = 0  # received without a uid (expected on the long poll only)
     other_events: int = 0
     reconnects: int | None = None
     consumer_stats: dict[str, Any] = field(default_factory=dict)
@@ -161,11 +165,14 @@ class SoakResult:
     @property
     def ok(self) -> bool:
         """Every notification the service delivered reached the application exactly once and
-        in per-device order (and the run drained)."""
+        in per-device order, nothing else did, the run drained, and the service's record adds
+        up; on the channels with uids, every item carried one (without, repeats cannot be
+        told apart)."""
         return (self.drained and self.record_complete and self.missing == 0
                 and self.lost_but_received == 0 and self.duplicates == 0
                 and self.order_violations == 0 and self.unexpected == 0
-                and self.consumer_error is None)
+                and self.consumer_error is None
+                and (self.config.channel == "long-poll" or self.without_uid == 0))
 
     def rows(self) -> list[tuple[str, str]]:
         mb = 2**20
@@ -177,11 +184,13 @@ class SoakResult:
             ("devices x values", f"{self.config.devices} x {self.config.per_device}"),
             ("batch limit / window", f"{self.config.batch_limit} / {self.config.window}"),
             ("checkpoint", _redacted(self.config.checkpoint)),
+            ("consumer", _consumer_name(self.config)),
             ("emulator", "child process" if self.config.emulator_process else "this process"),
             ("sent", f"{self.sent} (+{self.not_queued} made while there was no channel)"),
             ("delivered by the service", f"{self.delivered} ({self.still_queued} still queued)"),
-            ("lost in flight at the service", f"{sum(self.lost.values())} ({lost})"),
+            ("lost at the service", f"{sum(self.lost.values())} ({lost})"),
             ("received by the application", f"{self.received} ({self.unique} distinct)"),
+            ("received without a uid", str(self.without_uid)),
             ("duplicates reaching the application", str(self.duplicates)),
             ("delivered but never received", str(self.missing)),
             ("received but declared lost", str(self.lost_but_received)),
@@ -208,6 +217,14 @@ class SoakResult:
             lines.append(f"{'consumer error'.ljust(width)}  {self.consumer_error}")
         lines += [f"{'example'.ljust(width)}  {example}" for example in self.examples]
         return "\n".join(lines)
+
+
+def _consumer_name(config: SoakConfig) -> str:
+    if config.channel != "webhook":
+        return f"NotificationListener ({config.channel})"
+    if config.gunicorn_workers:
+        return f"WebhookReceiver in {config.gunicorn_workers} gunicorn workers (RSS: theirs, summed)"
+    return "WebhookReceiver on wsgiref, threaded"
 
 
 def _redacted(checkpoint: str | None) -> str:
@@ -289,8 +306,8 @@ class ListenerConsumer:
 
     def open(self, client: mds.ApiClient, app: Application, channels: Callable[[], int],
              checkpoint: str | None) -> None:
-        if self.channel == "websocket":
-            mds.NotificationsApi(client).register_websocket(dict(UID_SERIALIZATION))
+        # The listener registers the websocket channel asking for uids itself (the check counts
+        # items that arrive without one).
         self.listener = listener = NotificationListener(
             client, self.channel, reconnect=FAST_RECONNECT, ping_interval=5.0,
             ping_timeout=5.0, close_timeout=0.2, checkpoint=checkpoint)
@@ -317,10 +334,8 @@ class ListenerConsumer:
         if self.listener is None:
             return {}
         stats = self.listener.stats
-        found = {name: getattr(stats, name) for name in
-                 ("reconnects", "failures", "takeovers", "bad_frames", "duplicates_dropped")
-                 if hasattr(stats, name)}
-        return found
+        return {name: getattr(stats, name) for name in
+                ("reconnects", "failures", "takeovers", "bad_frames", "duplicates_dropped")}
 
     def close(self) -> None:
         self._closing = True
@@ -810,8 +825,10 @@ def verify(result: SoakResult, report: Mapping[str, Any], queued: bytes) -> None
     counts = bytearray(config.devices * per_device)
     last = array("l", [-1]) * config.devices
     for line in _history_lines(result.history_dir):
-        device, value, _uid, _time = line.split(" ")
+        device, value, uid, _time = line.split(" ")
         result.received += 1
+        if uid == "None":
+            result.without_uid += 1
         index = _index(device, value, per_device)
         if index is None or index >= len(counts):
             result.unexpected += 1
