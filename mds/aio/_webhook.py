@@ -13,14 +13,21 @@ from typing import Any
 
 from mds.aio._gate import admitted_part, item_uids
 from mds.checkpoint import DEFAULT_WINDOW, CheckpointStore, Claim, Gate
-from mds.events import Event, event_list
-from mds.exceptions import ApiException, ApiTypeError, ApiValueError
+from mds.events import Event, event_list, message_dict
+from mds.exceptions import ApiTypeError, ApiValueError, BadRequestException, ModelError
+from mds.listener._source import Batch, has_items
 from mds.models import NotificationMessage
-from mds.webhook_receiver import DEFAULT_MAX_BODY, parse_webhook
+from mds.models.notification_message import parse_message
+from mds.webhook_receiver import DEFAULT_MAX_BODY
 
 __all__ = ["WebhookReceiver"]
 
 logger = logging.getLogger("mds.webhook")
+
+# The item rule of `mds.webhook_receiver` (kept private there): these kinds hold objects only,
+# these hold device ids (or objects).
+_OBJECT_KINDS = ("notifications", "registrations", "reg-updates", "async-responses")
+_ID_KINDS = ("de-registrations", "registrations-expired")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -172,30 +179,27 @@ class WebhookReceiver:
         if body is None:
             return 400, "the body is shorter than its Content-Length", []
         try:
-            message = parse_webhook(received, body, max_body=None)
-        except ApiException as exc:
+            data = _parse(body)
+        except BadRequestException as exc:
             logger.warning("webhook request refused: %s", exc.reason)
             return exc.status, exc.reason or "", []
-        if not message:
+        if not has_items(data):
             return 204, "", []  # the validation request, or an empty batch
-        return await self._deliver(message)
+        return await self._deliver(data)
 
-    async def _deliver(self, message: NotificationMessage,
-                       ) -> tuple[int, str, list[tuple[str, str]]]:
-        """Admit the items of *message*, hand the new ones to the handlers, record the outcome;
-        the answer."""
-        places, uids = item_uids(message)
+    async def _deliver(self, data: dict[str, Any]) -> tuple[int, str, list[tuple[str, str]]]:
+        """Admit the items of one delivery (its wire dict), hand the new ones to the handlers,
+        record the outcome; the answer."""
+        places, uids = item_uids(data)
         claims: list[Claim] = []
-        admitted: NotificationMessage | dict[str, Any] | None = message
+        admitted: Batch | None = data
         if uids:
             claims = await self._call(self._gate.admit, uids)
-            admitted = admitted_part(message, places, claims)
+            admitted = admitted_part(data, places, claims)
         taken = [uid for uid, claim in zip(uids, claims, strict=True) if claim is Claim.NEW]
         if admitted is not None:
-            if not isinstance(admitted, NotificationMessage):
-                admitted = NotificationMessage.from_wire(admitted)
             try:
-                await self.handle(admitted)
+                await self._handle(admitted, None)
             except Exception:  # any handler failure must answer 500, not crash
                 logger.exception("webhook handler failed; answering 500 so that the service "
                                  "retries")
@@ -209,14 +213,22 @@ class WebhookReceiver:
         return 204, "", []
 
     async def handle(self, message: NotificationMessage) -> None:
-        """Pass one batch to the registry and the handlers (what a valid delivery does);
-        coroutine handlers are awaited."""
-        need_events = self.on_event is not None or (
-            self.async_responses is not None and message.async_responses)
-        events = event_list(message) if need_events else []
-        if self.async_responses is not None and message.async_responses:
-            self.async_responses.feed(events)
+        """Pass one batch to the registry and the handlers (what a valid delivery does, without
+        the dedupe); coroutine handlers are awaited."""
+        await self._handle(message, message)
+
+    async def _handle(self, batch: Batch, message: NotificationMessage | None) -> None:
+        """*batch* (a wire dict or a model) to the handlers; *message* is its model when one
+        exists already."""
+        async_responses = self.async_responses
+        answers = async_responses is not None and bool(message_dict(batch).get("async-responses"))
+        events = event_list(batch) if self.on_event is not None or answers else []
+        if answers:
+            async_responses.feed(events)
         if self.on_message is not None:
+            if message is None:
+                message = batch if isinstance(batch, NotificationMessage) else \
+                    NotificationMessage.from_wire(batch)
             await _maybe_await(self.on_message(message))
         on_event = self.on_event
         if on_event is not None:
@@ -227,6 +239,27 @@ class WebhookReceiver:
         if self._blocking:
             return await asyncio.to_thread(fn, uids)
         return fn(uids)
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    """The wire dict of a delivery body, checked as `mds.webhook_receiver.parse_webhook` checks
+    it (BadRequestException, 400): a NotificationMessage whose items are JSON objects (device
+    ids, for de-registrations and expired registrations). The wire dict, not the model: the
+    uids and the events are read from it (a model's ``to_dict()`` would cost more than all
+    the rest); the model is made only for an ``on_message`` handler."""
+    try:
+        data = parse_message(body)
+    except ModelError as exc:
+        raise BadRequestException(400, f"the body is not a NotificationMessage: {exc}") from None
+    for key in _OBJECT_KINDS:
+        items = data.get(key)
+        if items and any(type(item) is not dict for item in items):
+            raise BadRequestException(400, f"{key!r} is not a list of objects")
+    for key in _ID_KINDS:
+        items = data.get(key)
+        if items and any(type(item) not in (str, dict) for item in items):
+            raise BadRequestException(400, f"{key!r} is not a list of device ids")
+    return data
 
 
 async def _maybe_await(result: Any) -> None:
