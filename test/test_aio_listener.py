@@ -12,6 +12,7 @@ import gc
 import json
 import logging
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -784,3 +785,30 @@ def test_open_websocket_refuses_what_it_cannot_use(emu: Emulator) -> None:
             await open_websocket(client)
 
     asyncio.run(test())
+
+
+def test_stop_gives_up_a_handshake_that_hangs() -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts connections, never answers a handshake
+
+    async def test(client: mds.ApiClient) -> Any:
+        listener = mds.aio.NotificationListener(client, register=False, connect_timeout=30)
+        opening = asyncio.ensure_future(listener.open())
+        await asyncio.sleep(0.2)  # the handshake is under way
+        started = time.monotonic()
+        await listener.stop()
+        await opening
+        events = [event async for event in listener]
+        await listener.close()
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+        return events, time.monotonic() - started
+
+    host = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    try:
+        with mds.ApiClient(mds.Configuration(host=host, api_key="ak_x")) as client:
+            events, took = asyncio.run(test(client))
+    finally:
+        silent.close()
+    assert events == []
+    assert took < 1.0

@@ -6,6 +6,7 @@ objects)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from typing import TYPE_CHECKING, Any
@@ -149,7 +150,7 @@ async def open_websocket(
             response.status_code, response.reason_phrase, bytes(response.body or b""),
             dict(response.headers),
         ) from None
-    except TimeoutError as exc:
+    except (TimeoutError, asyncio.TimeoutError) as exc:  # distinct before Python 3.11
         raise ApiTimeoutError(f"{where}: the handshake timed out") from exc
     except ssl.SSLError as exc:
         raise ApiTLSError(f"{where}: TLS failed ({exc})") from exc
@@ -159,7 +160,7 @@ async def open_websocket(
         tls = _find_cause(exc, ssl.SSLError)
         if tls is not None:
             raise ApiTLSError(f"{where}: TLS failed ({tls})") from exc
-        if _find_cause(exc, TimeoutError) is not None:
+        if (_find_cause(exc, TimeoutError) or _find_cause(exc, asyncio.TimeoutError)) is not None:
             raise ApiTimeoutError(f"{where}: the handshake timed out") from exc
         raise ApiConnectionError(f"{where}: {_describe(exc)}") from exc
 
@@ -191,9 +192,9 @@ class WebsocketSource:
     synchronous `Session`, so that ``stop()`` interrupts them as it does for the synchronous
     listener."""
 
-    __slots__ = ("_backoff", "_conn", "_connected_before", "_counters", "_delay_pending",
-                 "_guard", "_options", "_register_next", "_serialization", "_session",
-                 "_takeovers", "_worker")
+    __slots__ = ("_backoff", "_conn", "_connected_before", "_connecting", "_counters",
+                 "_delay_pending", "_guard", "_options", "_register_next", "_serialization",
+                 "_session", "_takeovers", "_worker")
 
     def __init__(self, session: Session, worker: Worker, backoff: Backoff, counters: Counters,
                  guard: ChannelGuard, options: WebsocketOptions,
@@ -210,6 +211,7 @@ class WebsocketSource:
         self._connected_before = False
         self._delay_pending = False  # the back-off has a delay to wait before connecting
         self._conn: ClientConnection | None = None
+        self._connecting: asyncio.Future[ClientConnection] | None = None
 
     @property
     def ready(self) -> bool:
@@ -245,13 +247,17 @@ class WebsocketSource:
                 return batch
 
     async def close(self) -> None:
-        """Close the open websocket (the frames it had received can still be read)."""
+        """Close the open websocket (the frames it had received can still be read), or give up
+        the one being opened."""
+        connecting = self._connecting
+        if connecting is not None:
+            connecting.cancel()
         conn = self._conn
         if conn is not None:
             await conn.close()
 
     async def _connect(self) -> ClientConnection:
-        session, options, backoff = self._session, self._options, self._backoff
+        session, backoff = self._session, self._backoff
         while True:
             if session.stopping:
                 raise Stopped
@@ -264,11 +270,7 @@ class WebsocketSource:
                 if self._register_next:
                     await self._register()
                     self._register_next = False
-                conn = await open_websocket(
-                    session.client, subprotocol_auth=options.subprotocol_auth,
-                    timeout=options.connect_timeout, ping_interval=options.ping_interval,
-                    ping_timeout=options.ping_timeout, close_timeout=options.close_timeout,
-                )
+                conn = await self._open()
             except (UnauthorizedException, ForbiddenException, ChannelConflictError):
                 raise
             except ApiException as exc:
@@ -292,6 +294,25 @@ class WebsocketSource:
             self._guard.opened()
             logger.info("websocket connected to %s", websocket_url(session.client.configuration.host))
             return conn
+
+    async def _open(self) -> ClientConnection:
+        """Open the websocket in a task of its own, which ``close()`` cancels: ``stop()`` must
+        not wait for a handshake that hangs (up to ``connect_timeout``)."""
+        session, options = self._session, self._options
+        connecting = self._connecting = asyncio.ensure_future(open_websocket(
+            session.client, subprotocol_auth=options.subprotocol_auth,
+            timeout=options.connect_timeout, ping_interval=options.ping_interval,
+            ping_timeout=options.ping_timeout, close_timeout=options.close_timeout,
+        ))
+        try:
+            await asyncio.wait([connecting])
+        finally:
+            self._connecting = None
+            if not connecting.done():  # the pump itself was cancelled (closing)
+                connecting.cancel()
+        if connecting.cancelled():
+            raise Stopped
+        return connecting.result()
 
     async def _register(self) -> None:
         """Register the websocket channel (PUT); a channel of another type in the way is named,
