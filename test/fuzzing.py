@@ -18,6 +18,8 @@ Run longer locally with, e.g., ``MDS_FUZZ_EXAMPLES=50000 python -m pytest test/t
 from __future__ import annotations
 
 import base64
+import http.client
+import json
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -28,6 +30,7 @@ from hypothesis import strategies as st
 __all__ = [
     "CONTENT_TYPES",
     "EXAMPLES",
+    "KeyState",
     "content_types",
     "fuzz",
     "header_names",
@@ -207,3 +210,36 @@ def mutated_messages(draw: st.DrawFn) -> dict[str, Any]:
 _ITEM_KEYS = ["ep", "payload", "ct", "max-age", "status", "resources", "uid", "q", "id", "path"]
 _KINDS = ["notifications", "registrations", "reg-updates", "de-registrations",
           "registrations-expired", "async-responses"]
+
+
+# -- another key's view of its own state --------------------------------------------------------
+
+
+class KeyState:
+    """What one API key reads of its own state through the emulator's REST API (its channel
+    and queue, its pre-subscriptions, its subscriptions on *device*), over one keep-alive
+    connection: the fuzz tests compare it before and after each request of another key."""
+
+    def __init__(self, port: int, api_key: str, device: str) -> None:
+        self._port = port
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._paths = ("/v2/notification/websocket", "/v2/subscriptions",
+                       f"/v2/subscriptions/{device}", "/v2/notification/channel")
+        self._connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+
+    def read(self) -> list[tuple[int, Any]]:
+        """``(status, body)`` of each read; an error body without its (random) request id."""
+        out = []
+        for path in self._paths:
+            self._connection.request("GET", path, headers=self._headers)
+            response = self._connection.getresponse()
+            body: Any = response.read()
+            if response.getheader("Content-Type", "").startswith("application/json"):
+                body = json.loads(body)
+                if isinstance(body, dict):
+                    body.pop("request_id", None)
+            out.append((response.status, body))
+        return out
+
+    def close(self) -> None:
+        self._connection.close()

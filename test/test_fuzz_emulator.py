@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from fuzzing import fuzz, header_names, json_values
+from fuzzing import KeyState, fuzz, header_names, json_values
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
@@ -85,14 +85,12 @@ def _victim_request(emu: Emulator, method: str, path: str,
         connection.close()
 
 
-def _victim_state(emu: Emulator) -> list[tuple[int, bytes]]:
-    """What the victim's key reads of its own state through the REST API."""
-    return [
-        _victim_request(emu, "GET", "/v2/notification/websocket"),
-        _victim_request(emu, "GET", "/v2/subscriptions"),
-        _victim_request(emu, "GET", f"/v2/subscriptions/{VICTIM_DEVICE}"),
-        _victim_request(emu, "GET", "/v2/notification/channel"),
-    ]
+@pytest.fixture(scope="module")
+def victim(emulator: Emulator) -> Iterator[KeyState]:
+    state = KeyState(emulator.port, emulator.api_key, VICTIM_DEVICE)
+    state.read()  # connected now: its server thread is the module's, not a test's
+    yield state
+    state.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,11 +283,11 @@ def _exchange(port: int, request: bytes, method: str) -> tuple[int, bytes]:
 @example(target=("OPTIONS", "/v2/subscriptions"), authorization=None, content_type=None,
          headers=[], body=b"", framing="none")
 def test_rest_endpoints_answer_documented_statuses_and_leave_other_keys_alone(
-    emulator: Emulator, target: tuple[str, str], authorization: bytes | None,
+    emulator: Emulator, victim: KeyState, target: tuple[str, str], authorization: bytes | None,
     content_type: bytes | None, headers: list[tuple[bytes, bytes]], body: bytes, framing: str,
 ) -> None:
     method, path = target
-    before = _victim_state(emulator)
+    before = victim.read()
     lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: 127.0.0.1"]
     if authorization is not None:
         lines.append(b"Authorization: " + authorization)
@@ -304,7 +302,7 @@ def test_rest_endpoints_answer_documented_statuses_and_leave_other_keys_alone(
     event(f"status {status}")  # (shown by --hypothesis-show-statistics)
     assert status in ANSWERS, (status, answer[:300])
     assert emulator.api_key.encode() not in answer
-    assert _victim_state(emulator) == before
+    assert victim.read() == before
 
 
 def test_a_negative_chunk_size_is_answered_400_at_once(emulator: Emulator) -> None:

@@ -27,7 +27,7 @@ def _read_everything(event: Event) -> None:
     repr(event)
 
 
-@fuzz()
+@fuzz(share=0.5)
 @given(message=st.one_of(mutated_messages(), messages,
                          st.dictionaries(st.sampled_from(["notifications", "async-responses",
                                                           "registrations", "x"]),

@@ -55,7 +55,7 @@ def _any_model() -> st.SearchStrategy[Any]:
     )
 
 
-@fuzz()
+@fuzz(share=0.75)
 @given(data=st.data(), cls=st.sampled_from(MODELS))
 def test_from_dict_returns_a_model_or_raises_model_error(data: Any, cls: type[Model]) -> None:
     value = data.draw(st.one_of(_shaped(cls), json_values), label="value")
@@ -120,7 +120,7 @@ def _valid(cls: type[Model]) -> st.SearchStrategy[dict[str, Any]]:
     ).filter(bool)
 
 
-@fuzz(share=0.5)
+@fuzz(share=0.25)
 @given(data=st.data(), cls=st.sampled_from(MODELS))
 def test_valid_dicts_round_trip_through_to_dict(data: Any, cls: type[Model]) -> None:
     value = data.draw(_valid(cls), label="value")

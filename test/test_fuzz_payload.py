@@ -58,7 +58,7 @@ def _decoded_or_refused(call: Any, *args: Any) -> Any:
         return exc  # (a message that says what is wrong: test_payload checks those)
 
 
-@fuzz()
+@fuzz(share=0.5)
 @given(payload=st.one_of(payload_bytes, base64_text), content_type=content_types())
 @example(payload=b"1" * 5000, content_type="text/plain")
 @example(payload=b"[" * 100_000, content_type="application/json")
@@ -70,7 +70,7 @@ def test_decode_payload_raises_only_payload_decode_error(
     _decoded_or_refused(decode_payload, payload, content_type)
 
 
-@fuzz(share=0.5)
+@fuzz(share=0.25)
 @given(payload=st.one_of(base64_text, payload_bytes))
 def test_decode_base64_raises_only_payload_decode_error(payload: bytes | str) -> None:
     result = _decoded_or_refused(decode_base64, payload)
@@ -80,7 +80,7 @@ def test_decode_base64_raises_only_payload_decode_error(payload: bytes | str) ->
         assert base64.b64decode(payload + "=" * (-len(payload) % 4)) == result
 
 
-@fuzz(share=0.5)
+@fuzz(share=0.25)
 @given(payload=st.one_of(_TLV_HEADERS, st.binary(max_size=120), base64_text))
 def test_decode_tlv_raises_only_payload_decode_error_and_round_trips(
     payload: bytes | str,
@@ -107,7 +107,7 @@ def _leaves(container: Any) -> list[Any]:
     return out
 
 
-@fuzz(share=0.5)
+@fuzz(share=0.25)
 @given(pack=st.one_of(_SENML_PACKS, json_values, _SENML_TEXT, base64_text))
 @example(pack=[{"n": "x", "v": 1e308, "bv": 1e308}])
 @example(pack=[{"bn": 1, "v": 1}])

@@ -64,7 +64,7 @@ authorization = st.sampled_from([SECRET, SECRET.upper(), SECRET + " ", "", SECRE
 # ---------------------------------------------------------------------------------------------
 
 
-@fuzz()
+@fuzz(share=0.75)
 @given(
     headers=request_headers | st.dictionaries(any_text, any_text, max_size=3),
     auth=st.none() | authorization | any_text,
@@ -148,7 +148,7 @@ def _call(app: Any, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]]
     return int(status[:3]), headers, body
 
 
-@fuzz()
+@fuzz(share=0.5)
 @given(
     method=methods, headers=request_headers, auth=st.none() | authorization, body=bodies,
     length=lengths, extra=st.binary(max_size=20),
@@ -195,7 +195,7 @@ def test_receiver_answers_only_documented_statuses(
         assert recorder.events == []
 
 
-@fuzz(share=0.5)
+@fuzz(share=0.25)
 @given(method=methods, headers=request_headers, auth=st.none() | authorization | any_text,
        body=st.one_of(bodies, any_text))
 @example(method="PUT", headers={}, auth="\ud800", body=b"{}")
