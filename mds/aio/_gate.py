@@ -154,6 +154,11 @@ class Gate:
         return False if rest is None else rest
 
     # -- the application's hand ------------------------------------------------------------------
+    @property
+    def holding(self) -> bool:
+        """The application holds items not finished yet."""
+        return bool(self._in_hand)
+
     def hand(self, event: Event) -> None:
         """*event* was handed to the application."""
         uid = getattr(event, "uid", None)

@@ -330,7 +330,8 @@ class NotificationListener:
 
     async def __anext__(self) -> Event:
         gate = self._gate or await self._admission()
-        await gate.finish_in_hand()  # the application asks for more: it is done with those
+        if gate.holding:
+            await gate.finish_in_hand()  # the application asks for more: it is done with those
         events = self._events
         while not events:
             admitted = await gate.events(self._next_batch)
@@ -360,7 +361,8 @@ class NotificationListener:
             if self._events:
                 raise RuntimeError(
                     "events of a batch are still buffered: iterate the listener for them first")
-            await gate.finish_in_hand()
+            if gate.holding:
+                await gate.finish_in_hand()
             batch = await gate.batch(self._next_batch)
             if batch is None:
                 return
