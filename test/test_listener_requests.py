@@ -483,6 +483,24 @@ def test_a_backlog_for_iteration_stops_requests_from_reading_and_loses_nothing(
     assert answers == ["Cel"]
 
 
+def test_the_iterating_thread_requests_past_the_backlog_limit(emu: Emulator,
+                                                              client: mds.ApiClient) -> None:
+    backlog = [{"ep": DEVICE, "path": TEMPERATURE, "ct": "text/plain",
+                "payload": base64.b64encode(str(n).encode()).decode()} for n in range(50)]
+    answers: list[Any] = []
+    with NotificationListener(client, max_buffered=10) as listener:
+        emu.queue_message({"notifications": backlog[:1]})
+        for event in listener:
+            if not answers:
+                emu.queue_message({"notifications": backlog[1:]})
+                # It reads the 49 items to reach its answer: waiting for the iteration would be
+                # waiting for itself.
+                answers.append(listener.read(DEVICE, UNITS, timeout=10))
+            if isinstance(event, ResourceChanged) and event.value == 49:
+                break
+    assert answers == ["Cel"]
+
+
 # -- pre-subscriptions --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("channel", CHANNELS)

@@ -100,7 +100,8 @@ class NotificationListener:
             about 200 bytes each).
         max_buffered: most items kept for iteration while threads of ``request()`` read the
             channel (no thread is iterating, or it is busy). Past it, those threads stop reading
-            (the service keeps queuing) and wait for the iteration; nothing is dropped.
+            (the service keeps queuing) and wait for the iteration; nothing is dropped. (A
+            request from the iterating thread's own loop reads on.)
         replace_existing: when the key has a channel of another type, delete it when opening.
             Without it, opening raises `mds.ChannelConflictError` naming that channel.
         reconnect: a `ReconnectPolicy` (back-off, ``max_failures``, takeover handling).

@@ -10,11 +10,12 @@ for them, the rest is kept, in order, for iteration. Nothing is lost or reordere
 is started.
 
 Memory is bounded by back-pressure, never by dropping: the iterating thread reads only when
-nothing is kept for it, and a request's thread reads only while fewer than ``max_buffered``
+nothing is kept for it, and the thread of a request reads only while fewer than ``max_buffered``
 items are kept (a batch is never split, so at most ``max_buffered - 1`` plus one batch). When
 the iteration falls that far behind, requests wait for it (and time out if it never comes);
 meanwhile nobody reads the channel, so the websocket library stops reading the socket and the
-service keeps queuing.
+service keeps queuing. The one exception is a request sent by the iterating thread itself (from
+its loop): waiting for the iteration would wait for itself, so it reads on.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class Stream:
     """
 
     __slots__ = ("_batches", "_buffered", "_cond", "_counters", "_ended", "_expected",
-                 "_reading", "_registry", "_session", "_source", "max_buffered")
+                 "_iterator", "_reading", "_registry", "_session", "_source", "max_buffered")
 
     def __init__(self, session: Session, source: BatchSource, counters: Counters,
                  registry: Registry | None, max_buffered: int = 10_000) -> None:
@@ -100,6 +101,7 @@ class Stream:
         self._ended = False  # the source has ended: nothing more will be read
         self._batches: deque[Batch] = deque()  # read, not yet handed to iteration
         self._buffered = 0  # items in _batches
+        self._iterator: threading.Thread | None = None  # the thread that last iterated
         # async id of a request waiting -> its answer, once arrived
         self._expected: dict[str, AsyncResponse | None] = {}
 
@@ -108,6 +110,7 @@ class Stream:
         """The next batch for iteration (without the answers to the listener's requests),
         reading it if no other thread is; None once the stream has ended and every batch read was
         handed out."""
+        self._iterator = threading.current_thread()
         try:
             # mypy solves T as the join of the union's members (object): say it.
             return cast("Batch | None", self._serve(self._take_batch, None))
@@ -182,7 +185,8 @@ class Stream:
                         if timeout <= 0:
                             return None
                     # Iteration reads only when nothing is kept for it: always room then.
-                    if not self._reading and self._buffered < self.max_buffered:
+                    if not self._reading and (self._buffered < self.max_buffered
+                                              or threading.current_thread() is self._iterator):
                         self._reading = True
                         break
                     cond.wait(timeout)
