@@ -6,14 +6,20 @@ the property does not hold on some channel (the table says what broke, with exam
     python benchmarks/soak.py --channel websocket|long-poll|webhook|all \\
         [--notifications 100000] [--devices 1000] [--chaos 0.02] [--seed 7] \\
         [--emulator process|thread] [--batch-limit 100] [--fault KIND=P ...] \\
-        [--checkpoint sqlite|PATH|URL] [--json FILE]
+        [--checkpoint sqlite|redis|PATH|URL] [--gunicorn-workers N] [--json FILE]
+
+    # the scale-out deployment: 4 gunicorn workers sharing a Redis checkpoint
+    python benchmarks/soak.py --channel webhook --gunicorn-workers 4 --checkpoint redis
 
 See ``test/soak_harness.py`` for what runs and what is checked. By default the emulator and
 the producer run in a child process, so that the consumer's RSS and wall time are its own;
 ``--emulator thread`` runs everything in this process (as the test suite does), where RSS
-also counts the emulator's records.
-A run's faults are replayed by running it again with the same seed (the same client requests
-give the same faults; thread timing can still move a fault from one request to the next).
+also counts the emulator's records. With ``--channel all`` the channels run one after the
+other in one process: for RSS figures per channel, run each channel on its own.
+
+A run's faults are replayed by running it again with the same seed: the same client requests
+give the same faults in the same order, but thread timing changes how many frames, polls and
+deliveries a run makes, so the counts of two runs differ somewhat (least on the long poll).
 """
 
 from __future__ import annotations
@@ -59,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                              "emulator's mix at --chaos)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--keep-logs", action="store_true",
-                        help="keep each run's history (device seq uid per line)")
+                        help="keep each run's history directory (a line per notification the "
+                             "application took: device, value, uid, monotonic ns)")
     args = parser.parse_args(argv)
 
     faults = None
