@@ -812,3 +812,36 @@ def test_stop_gives_up_a_handshake_that_hangs() -> None:
         silent.close()
     assert events == []
     assert took < 1.0
+
+
+def test_the_registry_is_fed_and_stop_ends_a_waiting_request(emu: Emulator) -> None:
+    registry = mds.AsyncResponses()
+    emu.register_device("slow", resources={PATH: 1})
+    emu.set_latency("slow", 0.5)
+
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, async_responses=registry) as listener:
+            emu.async_response("sent-by-hand", value=5)
+            iterating = asyncio.ensure_future(take(listener, 1))
+            answer = await asyncio.to_thread(registry.wait, "sent-by-hand", 5)
+            waiting = asyncio.ensure_future(listener.read("slow", PATH, timeout=10))
+            await asyncio.sleep(0.1)  # sent; the device answers in 0.5 s
+            await listener.stop()
+            with pytest.raises(mds.ClientClosedError, match="stopped before the answer"):
+                await waiting
+            return answer.value, [type(e).__name__ for e in await iterating]
+
+    assert run(emu, test) == (5, ["AsyncResponse"])
+
+
+def test_messages_end_when_the_service_closes_with_1000(emu: Emulator) -> None:
+    async def test(client: mds.ApiClient) -> list[list[Any]]:
+        async with mds.aio.NotificationListener(client) as listener:
+            queue(emu, 1, 2)
+            batches = []
+            async for message in listener.messages():
+                batches.append(values(message.events()))
+                await asyncio.to_thread(mds.NotificationsApi(client).delete_websocket)
+            return batches
+
+    assert run(emu, test) == [[1, 2]]

@@ -209,3 +209,30 @@ def test_bad_arguments_are_refused() -> None:
         mds.aio.WebhookReceiver(retry_after=-1)
     with pytest.raises(mds.ApiTypeError):
         mds.aio.WebhookReceiver(checkpoint=3.5)  # type: ignore[arg-type]
+
+
+def test_the_registry_is_fed_and_handle_takes_a_message() -> None:
+    registry = mds.AsyncResponses()
+    got: list[Event] = []
+    receiver = mds.aio.WebhookReceiver(on_event=got.append, async_responses=registry)
+    answer = {"async-responses": [{"id": "req-1", "status": 200, "ct": "text/plain",
+                                   "payload": base64.b64encode(b"7").decode()}]}
+    with serve(receiver) as url, httpx.Client(base_url=url) as http:
+        assert http.put("/", content=json.dumps(answer)).status_code == 204
+        assert http.put("/", content=b'{"de-registrations": [1]}').status_code == 400
+    assert registry.wait("req-1", 1).value == 7
+    asyncio.run(receiver.handle(mds.NotificationMessage.from_dict(json.loads(batch(3)))))
+    assert [e.value for e in got] == [7, 3]  # type: ignore[attr-defined]
+
+
+def test_a_websocket_scope_is_refused() -> None:
+    receiver = mds.aio.WebhookReceiver()
+
+    async def never() -> dict[str, Any]:
+        raise AssertionError("nothing is read")
+
+    async def unsent(message: Any) -> None:
+        raise AssertionError("nothing is sent")
+
+    with pytest.raises(ValueError, match="HTTP"):
+        asyncio.run(receiver({"type": "websocket"}, never, unsent))

@@ -100,10 +100,6 @@ class Gate:
     def duplicates_dropped(self) -> int:
         return self._gate.duplicates_dropped
 
-    @property
-    def busy(self) -> int:
-        return self._gate.busy
-
     # -- admitting -------------------------------------------------------------------------------
     async def events(self, fetch: Fetch) -> list[Event] | None:
         """The admitted events of the next batch *fetch* brings (maybe none); None at the end."""

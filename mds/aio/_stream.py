@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar, cast
+from typing import Protocol, TypeVar, cast
 
 from mds.events import AsyncResponse
 from mds.listener._session import Session, Stopped
@@ -69,10 +69,6 @@ class Stream:
         self._changed: asyncio.Future[None] | None = None  # set by the pump after each step
         self._ended = False
         self._failure: Exception | None = None  # what the last pump raised, for a waiter
-
-    @property
-    def ended(self) -> bool:
-        return self._ended
 
     # -- for iteration ---------------------------------------------------------------------------
     async def next_batch(self) -> Batch | None:
@@ -215,7 +211,3 @@ class Stream:
             if registry is not None:
                 registry.feed_message(rest)
             self._batches.append(rest)
-
-    def __repr__(self) -> str:
-        state: Any = "ended" if self._ended else "open"
-        return f"<Stream {state}, {len(self._batches)} batches buffered>"
