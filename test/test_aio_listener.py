@@ -496,6 +496,7 @@ def test_repeats_are_dropped_and_a_restart_skips_what_was_finished(emu: Emulator
             queue(emu, 1, 2, uids=True)
             queue(emu, 1, 2, 3, uids=True)  # 1 and 2 again
             got = await take(listener, 3)
+            assert listener.stats.duplicates_dropped == listener.duplicates_dropped
             return values(got), listener.duplicates_dropped
 
     async def second(client: mds.ApiClient) -> list[Any]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from mds.events import Event, event_list, message_dict
 from mds.exceptions import MdsError
-from mds.listener._source import Batch, has_items
+from mds.listener._source import Batch, Counters, has_items
 from mds.models import NotificationMessage
 
 if TYPE_CHECKING:
@@ -79,22 +79,24 @@ class Gate:
     twice (a second admission would call its items repeats): the next call takes the task's
     result."""
 
-    __slots__ = ("_admitting", "_gate", "_in_hand", "_worker", "blocking")
+    __slots__ = ("_admitting", "_counters", "_gate", "_in_hand", "_worker", "blocking")
 
-    def __init__(self, gate: SyncGate, worker: Worker) -> None:
+    def __init__(self, gate: SyncGate, worker: Worker, counters: Counters) -> None:
         self._gate = gate
         self._worker = worker
+        self._counters = counters  # duplicates_dropped and busy, for ListenerStats
         self._in_hand: list[str] = []  # uids handed to the application, not finished yet
         self._admitting: asyncio.Task[Any] | None = None
         self.blocking = gate.checkpoint is not None
 
     @classmethod
-    async def make(cls, checkpoint: Any, window: int, worker: Worker) -> Gate:
+    async def make(cls, checkpoint: Any, window: int, worker: Worker,
+                   counters: Counters) -> Gate:
         """A gate on *checkpoint* (None, a store, a sqlite path, a ``redis://`` URL), opened
         in a worker thread (opening a store is I/O)."""
         from mds.checkpoint import Gate as SyncGate
 
-        return cls(await worker.run(SyncGate, checkpoint, window=window), worker)
+        return cls(await worker.run(SyncGate, checkpoint, window=window), worker, counters)
 
     @property
     def duplicates_dropped(self) -> int:
@@ -128,9 +130,15 @@ class Gate:
         return None if batch is None else await admit(batch)
 
     async def _claims(self, uids: list[str | None]) -> list[Claim]:
+        gate = self._gate
         if self.blocking:
-            return await self._worker.run(self._gate.admit, uids)
-        return self._gate.admit(uids)
+            claims = await self._worker.run(gate.admit, uids)
+        else:
+            claims = gate.admit(uids)
+        counters = self._counters
+        counters.duplicates_dropped = gate.duplicates_dropped
+        counters.busy = gate.busy
+        return claims
 
     async def _events(self, batch: Batch) -> list[Event]:
         found = event_list(batch)

@@ -26,6 +26,7 @@ from mds.api_client import ApiClient
 from mds.checkpoint import DEFAULT_WINDOW, CheckpointStore
 from mds.events import AsyncResponse, Event
 from mds.exceptions import ApiTimeoutError, ApiTypeError, ApiValueError, ClientClosedError, MdsError
+from mds.listener._listener import default_serialization
 from mds.listener._long_poll_source import LongPollSource as SyncLongPollSource
 from mds.listener._policy import DEFAULT_CLOSE_CODE_POLICY, Action, ListenerStats, ReconnectPolicy
 from mds.listener._requests import device_request, encode_value
@@ -40,13 +41,6 @@ from mds.models.serialization_config_data import check_serialization
 __all__ = ["NotificationListener"]
 
 logger = logging.getLogger("mds.listener")
-
-
-def default_serialization() -> SerializationConfigData:
-    """What the websocket channel is registered with unless ``serialization=`` says otherwise:
-    the 2020 ``cfg`` asking for each item's ``uid`` (what dedupe and checkpoints key on) and
-    ``timestamp``."""
-    return SerializationConfigData(type="v2", cfg={"include_uid": True, "include_timestamp": True})
 
 
 class NotificationListener:
@@ -144,7 +138,7 @@ class NotificationListener:
                 {int(code): Action(action) for code, action in policy.items()}),
             ping_interval=ping_interval, ping_timeout=ping_timeout,
             subprotocol_auth=subprotocol_auth, connect_timeout=connect_timeout,
-            close_timeout=close_timeout,
+            close_timeout=close_timeout, serialization=self.serialization,
         )
         self._session = Session()
         self._counters = Counters()
@@ -217,7 +211,8 @@ class NotificationListener:
         stream = Stream(session, source, self._counters, self.async_responses)
         self._counters.started = time.time()
         try:
-            self._gate = await Gate.make(self.checkpoint, self.dedupe_window, worker)
+            self._gate = await Gate.make(self.checkpoint, self.dedupe_window, worker,
+                                         self._counters)
             if self.subscribe is not None:
                 rules = SubscriptionsApi(session.client)
                 await worker.run(session.call, rules.update_pre_subscriptions, self.subscribe)
@@ -235,8 +230,7 @@ class NotificationListener:
         backoff = Backoff(self.reconnect_policy, counters)
         guard = ChannelGuard(session, self.replace_existing)
         if self.channel == WEBSOCKET:
-            return WebsocketSource(session, worker, backoff, counters, guard, self._websocket,
-                                   self.serialization)
+            return WebsocketSource(session, worker, backoff, counters, guard, self._websocket)
         return LongPollSource(SyncLongPollSource(session, backoff, counters, guard), worker)
 
     async def stop(self) -> None:

@@ -41,7 +41,6 @@ from mds.websocket import MAX_FRAME_BYTES, parse_frame_dict, websocket_url
 if TYPE_CHECKING:
     from mds.aio._worker import Worker
     from mds.api_client import ApiClient
-    from mds.models import SerializationConfigData
 
 __all__ = ["WebsocketSource", "open_websocket"]
 
@@ -193,19 +192,17 @@ class WebsocketSource:
     listener."""
 
     __slots__ = ("_backoff", "_conn", "_connected_before", "_connecting", "_counters",
-                 "_delay_pending", "_guard", "_options", "_register_next", "_serialization",
-                 "_session", "_takeovers", "_worker")
+                 "_delay_pending", "_guard", "_options", "_register_next", "_session",
+                 "_takeovers", "_worker")
 
     def __init__(self, session: Session, worker: Worker, backoff: Backoff, counters: Counters,
-                 guard: ChannelGuard, options: WebsocketOptions,
-                 serialization: SerializationConfigData | None) -> None:
+                 guard: ChannelGuard, options: WebsocketOptions) -> None:
         self._session = session
         self._worker = worker
         self._backoff = backoff
         self._counters = counters
         self._guard = guard
         self._options = options
-        self._serialization = serialization
         self._takeovers = Takeovers(backoff.policy)
         self._register_next = options.register
         self._connected_before = False
@@ -320,14 +317,14 @@ class WebsocketSource:
         session, run, guard = self._session, self._worker.run, self._guard
         register = session.api.register_websocket
         try:
-            await run(session.call, register, self._serialization)
+            await run(session.call, register, self._options.serialization)
             return
         except BadRequestException as exc:
             existing = await run(guard.identify, LONG_POLL)
             if existing is None or existing == WEBSOCKET:
                 raise
             await run(guard.settle, exc, existing)
-        await run(session.call, register, self._serialization)
+        await run(session.call, register, self._options.serialization)
 
     async def _closed(self, code: int, reason: str) -> None:
         """Apply the close-code policy: returns to reconnect, raises `Stopped` to end, or
