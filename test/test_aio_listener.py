@@ -846,3 +846,19 @@ def test_messages_end_when_the_service_closes_with_1000(emu: Emulator) -> None:
             return batches
 
     assert run(emu, test) == [[1, 2]]
+
+
+def test_events_received_before_close_are_still_yielded_unrecorded(emu: Emulator,
+                                                                     tmp_path: Path) -> None:
+    checkpoint = str(tmp_path / "checkpoint.sqlite")
+
+    async def test(client: mds.ApiClient) -> list[Any]:
+        listener = mds.aio.NotificationListener(client, checkpoint=checkpoint,
+                                                serialization=None)
+        async with listener:
+            queue(emu, 1, 2, 3, uids=True)
+            got = await take(listener, 1)
+        got += [event async for event in listener]  # received before the close
+        return values(got)
+
+    assert run(emu, test) == [1, 2, 3]

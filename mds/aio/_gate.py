@@ -79,7 +79,8 @@ class Gate:
     twice (a second admission would call its items repeats): the next call takes the task's
     result."""
 
-    __slots__ = ("_admitting", "_counters", "_gate", "_in_hand", "_worker", "blocking")
+    __slots__ = ("_admitting", "_closed", "_counters", "_gate", "_in_hand", "_worker",
+                 "blocking")
 
     def __init__(self, gate: SyncGate, worker: Worker, counters: Counters) -> None:
         self._gate = gate
@@ -87,6 +88,9 @@ class Gate:
         self._counters = counters  # duplicates_dropped and busy, for ListenerStats
         self._in_hand: list[str] = []  # uids handed to the application, not finished yet
         self._admitting: asyncio.Task[Any] | None = None
+        # Once the listener is closed, what was received before is still handed out, through
+        # the closed gate: unrecorded (as the synchronous listener does).
+        self._closed = False
         self.blocking = gate.checkpoint is not None
 
     @classmethod
@@ -131,6 +135,10 @@ class Gate:
 
     async def _claims(self, uids: list[str | None]) -> list[Claim]:
         gate = self._gate
+        if self._closed:
+            from mds.checkpoint import Claim
+
+            return [Claim.NEW] * len(uids)
         if self.blocking:
             claims = await self._worker.run(gate.admit, uids)
         else:
@@ -166,7 +174,7 @@ class Gate:
     def hand(self, event: Event) -> None:
         """*event* was handed to the application."""
         uid = getattr(event, "uid", None)
-        if uid is not None:
+        if uid is not None and not self._closed:
             self._in_hand.append(uid)
 
     async def finish_in_hand(self) -> None:
@@ -199,6 +207,7 @@ class Gate:
             logger.error("could not record what the application finished in the checkpoint: "
                          "%s (those items may be handed on again after a restart)", exc)
         finally:
+            self._closed = True
             await self._run(gate.close)
 
     async def _run(self, fn: Callable[..., None], *args: Any) -> None:
