@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from mds.checkpoint import Claim
 from mds.events import Event, event_list, message_dict
 from mds.exceptions import MdsError
 from mds.listener._source import Batch, Counters, has_items
@@ -136,8 +137,6 @@ class Gate:
     async def _claims(self, uids: list[str | None]) -> list[Claim]:
         gate = self._gate
         if self._closed:
-            from mds.checkpoint import Claim
-
             return [Claim.NEW] * len(uids)
         if self.blocking:
             claims = await self._worker.run(gate.admit, uids)
