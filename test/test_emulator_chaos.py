@@ -25,6 +25,7 @@ import urllib3
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+import mds
 import mds.emulator
 from mds.emulator import Emulator, ManualClock, _cli
 from mds.emulator._chaos import KINDS, key_id
@@ -124,6 +125,24 @@ def test_rest_errors_with_and_without_retry_after(
     assert {fault["where"] for fault in report["faults"]} == {"GET /v2/notification/channel"}
     assert {fault["key"] for fault in report["faults"]} == {key_id(emu.api_key)}
     assert emu.api_key not in json.dumps(report)
+
+
+def test_the_sdk_sees_the_injected_errors(emu: Emulator) -> None:
+    emu.set_chaos(0, seed=4, faults={"rest.503": 1.0}, endpoints=["PUT " + WEBSOCKET])
+    config = mds.Configuration(host=emu.url, api_key=emu.api_key, retries=False)
+    with mds.ApiClient(config) as client:
+        api = mds.NotificationsApi(client)
+        seen = []
+        for _ in range(6):
+            with pytest.raises(mds.ApiException) as refused:
+                api.register_websocket()
+            assert refused.value.status == 503
+            seen.append((refused.value.headers or {}).get("Retry-After"))
+        emu.set_chaos(None)
+        assert api.register_websocket().status == "disconnected"
+    report = emu.chaos_report()
+    assert report["counts"] == {"rest.503": 6}
+    assert [fault["retry_after"] for fault in report["faults"]] == seen
 
 
 def test_a_request_without_a_key_is_recorded_without_one(
