@@ -31,8 +31,8 @@ from mds.emulator._channels import (
     Channel,
     KeyState,
     PullChannel,
-    Queued,
     SocketSession,
+    Taken,
     WebsocketChannel,
 )
 from mds.emulator._chaos import REST_STATUSES, Chaos, ChaosSettings
@@ -173,7 +173,7 @@ class Batch:
     """
 
     message: dict[str, Any]
-    entries: list[Queued]
+    taken: Taken
     state: KeyState
     channel: Channel
     fault: str | None = None
@@ -182,7 +182,7 @@ class Batch:
     @property
     def items(self) -> list[Item]:
         """The items it holds, in queued order."""
-        return [entry.item for entry in self.entries]
+        return self.taken.items
 
 
 @dataclass(frozen=True)
@@ -566,13 +566,13 @@ class NotificationService:
                 channel.pending = (message, channel.queue.take(count))
                 channel.attempt = 0
             channel.attempt += 1
-            message, entries = channel.pending
+            message, taken = channel.pending
             return Delivery(
                 channel=channel,
                 url=channel.url,
                 headers=dict(channel.headers),
                 message=message,
-                items=len(entries),
+                items=len(taken),
                 attempt=channel.attempt,
                 generation=channel.generation,
                 started=self._clock(),
@@ -704,13 +704,13 @@ class NotificationService:
                 if not channel.queue:
                     return None
                 message, count = build_message(channel.queue, self.settings.batch_limit)
-                entries = channel.queue.take(count)
+                taken = channel.queue.take(count)
                 drop = self.chaos.roll("long_poll.drop", "long_poll", api_key)
                 if drop is None:
-                    return Batch(message, entries, state, channel)
+                    return Batch(message, taken, state, channel)
                 cut = drop.choice((0.0, drop.random()))
-                self._lose_in_flight("long_poll.drop", "long_poll", api_key, entries, cut)
-                return Batch(message, entries, state, channel, "drop", cut)
+                self._lose_in_flight("long_poll.drop", "long_poll", api_key, taken, cut)
+                return Batch(message, taken, state, channel, "drop", cut)
             finally:
                 channel.waiting = False
                 channel.last_get = self._clock()
@@ -721,14 +721,14 @@ class NotificationService:
         """
         with self._lock:
             if batch.state.channel is batch.channel:
-                batch.channel.queue.put_back(batch.entries)
+                batch.channel.queue.put_back(batch.taken)
                 batch.state.cond.notify_all()
             else:
                 self.ledger.lost(batch.items, "channel_deleted")
 
     def delivered(self, batch: Batch) -> None:
         """``batch`` was written whole to the client (a long-poll answer, a websocket frame)."""
-        self.ledger.delivered(len(batch.entries))
+        self.ledger.delivered(len(batch.taken))
 
     def delete_pull(self, api_key: str) -> str:
         """A long-poll DELETE: ``"REMOVED"``, or ``"ALREADY_DELETED"`` in the purge window.
@@ -877,16 +877,16 @@ class NotificationService:
                     session.request_close(*_CHAOS_CLOSES[between])
                 return None
             message, count = build_message(channel.queue, self._chunk(channel))
-            entries = channel.queue.take(count)
+            taken = channel.queue.take(count)
             during = self._first_fault(_SOCKET_DURING_FRAME, "websocket", key)
             if during == "websocket.drop_mid_frame":
-                self._lose_in_flight(during, "websocket", key, entries, MID_FRAME)
+                self._lose_in_flight(during, "websocket", key, taken, MID_FRAME)
                 session.request_drop()
-                return Batch(message, entries, state, channel, "drop", MID_FRAME)
+                return Batch(message, taken, state, channel, "drop", MID_FRAME)
             if during == "websocket.slow":
-                self.chaos.record(during, "websocket", key, self._clock(), items=len(entries))
-                return Batch(message, entries, state, channel, "slow")
-            return Batch(message, entries, state, channel)
+                self.chaos.record(during, "websocket", key, self._clock(), items=len(taken))
+                return Batch(message, taken, state, channel, "slow")
+            return Batch(message, taken, state, channel)
 
     def frame_sent(self, session: SocketSession, batch: Batch | None = None) -> None:
         """A frame went out whole (``batch``: what it held, now delivered); this is where a
@@ -1075,9 +1075,9 @@ class NotificationService:
         if isinstance(channel, WebsocketChannel) and channel.session is not None:
             channel.session.request_close(close_code, close_reason)
             channel.session = None
-        lost = [entry.item for entry in channel.queue.clear()]
+        lost = channel.queue.clear()
         if isinstance(channel, CallbackChannel) and channel.pending is not None:
-            lost[:0] = [entry.item for entry in channel.pending[1]]
+            lost[:0] = channel.pending[1].items
             channel.pending = None
         self.ledger.lost(lost, why)
         state.channel = None
@@ -1085,22 +1085,22 @@ class NotificationService:
 
     def _outlive(self, channel: Channel, now: float) -> None:
         """Drop the items older than ``event_lifetime`` from ``channel``'s queue."""
-        expired = channel.queue.take_received_before(now - self.settings.event_lifetime)
-        if expired:
-            self.ledger.lost((entry.item for entry in expired), "expired")
+        queue = channel.queue
+        oldest = queue.oldest()
+        moment = now - self.settings.event_lifetime
+        if oldest is not None and oldest <= moment:
+            self.ledger.lost(queue.take(queue.received_before(moment)).items, "expired")
 
     def _cap(self, channel: Channel) -> None:
         """Drop the oldest items of ``channel``'s queue while it is over a queue limit."""
         settings = self.settings
         queue = channel.queue
         most_items = settings.queue_limit_items
-        dropped: list[Queued] = []
-        while queue.size > settings.queue_limit_bytes or (
+        if queue.size > settings.queue_limit_bytes or (
             most_items is not None and len(queue) > most_items
         ):
-            dropped.extend(queue.take(1))
-        if dropped:
-            self.ledger.lost((entry.item for entry in dropped), "queue_cap")
+            excess = queue.excess(settings.queue_limit_bytes, most_items)
+            self.ledger.lost(queue.take(excess).items, "queue_cap")
 
     def _first_fault(self, kinds: tuple[str, ...], where: str, api_key: str | None) -> str | None:
         """Draw each of ``kinds`` once at ``where``; the first that strikes, else ``None``.
@@ -1122,11 +1122,11 @@ class NotificationService:
         return True
 
     def _lose_in_flight(
-        self, kind: str, where: str, api_key: str, entries: list[Queued], cut: float
+        self, kind: str, where: str, api_key: str, taken: Taken, cut: float
     ) -> None:
         """A batch its transport will cut (``cut`` of its bytes written): lost in flight."""
-        self.chaos.record(kind, where, api_key, self._clock(), items=len(entries), cut=cut)
-        self.ledger.lost((entry.item for entry in entries), "in_flight")
+        self.chaos.record(kind, where, api_key, self._clock(), items=len(taken), cut=cut)
+        self.ledger.lost(taken.items, "in_flight")
 
     def _open_sessions(self, api_key: str | None) -> list[tuple[SocketSession, KeyState]]:
         found = []
