@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import urllib3
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection, connect
 
 from mds.emulator import Emulator, ManualClock
@@ -87,6 +89,24 @@ def test_the_documented_defaults() -> None:
     ):
         with pytest.raises(ValueError, match=r"queue_limit|event_lifetime"):
             Settings(**bad)
+
+
+_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters='"\\'))
+_FLAT = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False,
+                  allow_infinity=False), _TEXT)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.one_of(
+    st.dictionaries(_TEXT, _FLAT, max_size=8),
+    _TEXT,
+    st.dictionaries(_TEXT, st.lists(_FLAT, max_size=3), max_size=3),
+    st.lists(_FLAT, max_size=3),
+))
+def test_an_item_counts_its_compact_json_text(value: Any) -> None:
+    assert item_size(("notifications", value, True)) == len(
+        json.dumps(value, separators=(",", ":"))
+    )
 
 
 def test_the_queue_cap_in_bytes_drops_the_oldest(http: urllib3.PoolManager) -> None:
