@@ -23,7 +23,7 @@ import mds
 import mds.aio
 from mds.emulator import Emulator
 from mds.events import Event
-from mds.webhook_receiver import register_webhook_with_secret
+from mds.webhook_receiver import BUSY_RETRY_AFTER, register_webhook_with_secret
 from servers import wait_until
 
 SECRET = "s3cret-webhook-value"
@@ -125,7 +125,8 @@ def test_repeats_are_dropped_and_a_failed_batch_is_handled_when_retried(
         assert http.put("/", content=batch(4), headers=HEADERS).status_code == 204
     assert recorder.values == [1, 2, 3, 4]
     assert [len(m) for m in recorder.messages] == [2, 1, 1, 1]  # only the admitted items
-    assert receiver.duplicates_dropped == 4
+    assert receiver.stats.duplicates_dropped == 4
+    assert (receiver.stats.batches, receiver.stats.events, receiver.stats.failures) == (5, 4, 1)
 
 
 def test_an_item_another_consumer_holds_answers_503_with_retry_after(tmp_path: Path) -> None:
@@ -140,14 +141,14 @@ def test_an_item_another_consumer_holds_answers_503_with_retry_after(tmp_path: P
 
     first = mds.aio.WebhookReceiver(on_event=slow, checkpoint=checkpoint)
     second = mds.aio.WebhookReceiver(on_event=lambda e: handled.append(e.value),  # type: ignore[attr-defined]
-                                     checkpoint=checkpoint, retry_after=7)
+                                     checkpoint=checkpoint)
     try:
         with serve(first) as url1, serve(second) as url2, httpx.Client() as http:
             held = threading.Thread(target=http.put, args=(url1,), kwargs={"content": batch(1)})
             held.start()
             assert wait_until(entered.is_set)  # the first one holds u1
             busy = http.put(url2, content=batch(1, 2))
-            assert (busy.status_code, busy.headers["retry-after"]) == (503, "7")
+            assert (busy.status_code, busy.headers["retry-after"]) == (503, str(BUSY_RETRY_AFTER))
             release.set()
             held.join(10)
             retried = http.put(url2, content=batch(1, 2))
@@ -157,8 +158,8 @@ def test_an_item_another_consumer_holds_answers_503_with_retry_after(tmp_path: P
         first.close()
         second.close()
     assert sorted(handled) == [1, 2]
-    assert second.busy == 1
-    assert second.duplicates_dropped == 2  # u1 finished by the first, u2 by itself
+    assert second.stats.busy == 1
+    assert second.stats.duplicates_dropped == 2  # u1 finished by the first, u2 by itself
 
 
 def test_mounted_in_fastapi_with_a_sync_handler(recorder: Recorder) -> None:
@@ -186,7 +187,7 @@ def test_with_a_lifespan_of_its_own_and_a_checkpoint_that_outlives_it(tmp_path: 
         with serve(receiver, lifespan="on") as url, httpx.Client(base_url=url) as http:
             assert http.put("/", content=batch(1)).status_code == 204
     assert recorder.values == [1]
-    assert receiver.duplicates_dropped == 1
+    assert receiver.stats.duplicates_dropped == 1
 
 
 def test_the_emulator_delivers_to_it(mds_emulator: Emulator, recorder: Recorder) -> None:
@@ -205,8 +206,6 @@ def test_the_emulator_delivers_to_it(mds_emulator: Emulator, recorder: Recorder)
 def test_bad_arguments_are_refused() -> None:
     with pytest.raises(TypeError):
         mds.aio.WebhookReceiver({"authorization": 1})  # type: ignore[dict-item]
-    with pytest.raises(mds.ApiValueError):
-        mds.aio.WebhookReceiver(retry_after=-1)
     with pytest.raises(mds.ApiTypeError):
         mds.aio.WebhookReceiver(checkpoint=3.5)  # type: ignore[arg-type]
 
