@@ -119,6 +119,10 @@ class Gate:
 
     async def _admitted(self, fetch: Fetch, admit: Callable[[Batch], Awaitable[Any]]) -> Any:
         if not self.blocking:
+            in_hand = self._in_hand
+            if in_hand:  # everything handed out is finished: the application asks for more
+                self._gate.finish(in_hand)
+                in_hand.clear()
             batch = await fetch()
             return None if batch is None else await admit(batch)
         task = self._admitting

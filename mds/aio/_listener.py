@@ -324,8 +324,10 @@ class NotificationListener:
 
     async def __anext__(self) -> Event:
         gate = self._gate or await self._admission()
-        if gate.holding:
-            await gate.finish_in_hand()  # the application asks for more: it is done with those
+        if gate.blocking and gate.holding:
+            # The application asks for more: it is done with the last one. (In memory only, the
+            # gate is told once per batch, before the next is admitted: the same answers.)
+            await gate.finish_in_hand()
         events = self._events
         while not events:
             admitted = await gate.events(self._next_batch)
