@@ -862,3 +862,28 @@ def test_events_received_before_close_are_still_yielded_unrecorded(emu: Emulator
         return values(got)
 
     assert run(emu, test) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("store", [True, False])
+def test_leaving_with_an_exception_releases_what_the_application_held(emu: Emulator,
+                                                                       tmp_path: Path,
+                                                                       store: bool) -> None:
+    checkpoint = str(tmp_path / "checkpoint.sqlite") if store else None
+
+    class Crash(Exception):
+        pass
+
+    async def test(client: mds.ApiClient) -> Any:
+        listener = mds.aio.NotificationListener(client, checkpoint=checkpoint,
+                                                serialization=None)
+        with pytest.raises(Crash):
+            async with listener:
+                queue(emu, 1, 2, uids=True)
+                await take(listener, 1)  # 1 is handed out, 2 waits in the buffer
+                raise Crash
+        async with mds.aio.NotificationListener(client, checkpoint=checkpoint,
+                                                serialization=None) as again:
+            queue(emu, 1, 2, 3, uids=True)  # the service sends them again
+            return values(await take(again, 3))
+
+    assert run(emu, test) == [1, 2, 3]  # nothing was recorded as finished

@@ -157,7 +157,13 @@ class Gate:
         if uids.count(None) == len(uids):
             return found
         claims = await self._claims(uids)
-        return [event for event, claim in zip(found, claims, strict=True) if claim == "new"]
+        admitted = [event for event, claim in zip(found, claims, strict=True) if claim == "new"]
+        if not self.blocking:
+            # In memory, the whole batch is finished at once when the application asks for
+            # more than it holds (see `end` for what it never got): no per-event call.
+            self._in_hand.extend(uid for uid in (getattr(e, "uid", None) for e in admitted)
+                                 if uid is not None)
+        return admitted
 
     async def _batch(self, batch: Batch) -> Batch | bool:
         places, uids = item_uids(batch)
@@ -175,7 +181,8 @@ class Gate:
         return bool(self._in_hand)
 
     def hand(self, event: Event) -> None:
-        """*event* was handed to the application."""
+        """*event* was handed to the application (a gate with a store: it is finished when the
+        application asks for the next one)."""
         uid = getattr(event, "uid", None)
         if uid is not None and not self._closed:
             self._in_hand.append(uid)
@@ -201,9 +208,10 @@ class Gate:
         rest = [uid for uid in (getattr(e, "uid", None) for e in unhanded) if uid is not None]
         try:
             if failed:
-                await self._run(gate.release, [*in_hand, *rest])
+                await self._run(gate.release, list(dict.fromkeys([*in_hand, *rest])))
             else:
-                await self._run(gate.finish, list(in_hand))
+                never = set(rest)
+                await self._run(gate.finish, [uid for uid in in_hand if uid not in never])
                 await self._run(gate.release, rest)
             in_hand.clear()
         except MdsError as exc:

@@ -335,7 +335,8 @@ class NotificationListener:
                 raise StopAsyncIteration
             events.extend(admitted)
         event = events.popleft()
-        gate.hand(event)
+        if gate.blocking:
+            gate.hand(event)
         return event
 
     async def _admission(self) -> Gate:
