@@ -874,13 +874,15 @@ def test_leaving_with_an_exception_releases_what_the_application_held(emu: Emula
         pass
 
     async def test(client: mds.ApiClient) -> Any:
-        listener = mds.aio.NotificationListener(client, checkpoint=checkpoint,
-                                                serialization=None)
-        with pytest.raises(Crash):
-            async with listener:
+        async def crash() -> None:
+            async with mds.aio.NotificationListener(client, checkpoint=checkpoint,
+                                                    serialization=None) as listener:
                 queue(emu, 1, 2, uids=True)
                 await take(listener, 1)  # 1 is handed out, 2 waits in the buffer
                 raise Crash
+
+        with pytest.raises(Crash):
+            await crash()
         async with mds.aio.NotificationListener(client, checkpoint=checkpoint,
                                                 serialization=None) as again:
             queue(emu, 1, 2, 3, uids=True)  # the service sends them again
