@@ -889,3 +889,58 @@ def test_leaving_with_an_exception_releases_what_the_application_held(emu: Emula
             return values(await take(again, 3))
 
     assert run(emu, test) == [1, 2, 3]  # nothing was recorded as finished
+
+
+def test_hostname_checks_follow_assert_hostname_and_verify_ssl(ca: trustme.CA,
+                                                               ca_bundle: str) -> None:
+    from mds.aio._websocket import open_websocket
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("example.test").configure_cert(context)  # not for 127.0.0.1
+
+    def handler(conn: ServerConnection) -> None:
+        conn.send(json.dumps({"registrations": [{"ep": "tls-dev"}]}))
+        conn.close(1000)
+
+    async def connect(url: str, **options: Any) -> str:
+        cfg = mds.Configuration(host=url, api_key="ak_x", **options)
+        with mds.ApiClient(cfg) as client:
+            ws = await open_websocket(client)
+            try:
+                return json.loads(await ws.recv())["registrations"][0]["ep"]  # type: ignore[no-any-return]
+            finally:
+                await ws.close()
+
+    with ws_server(handler, tls=context) as url:
+        with pytest.raises(mds.ApiTLSError):
+            asyncio.run(connect(url, ssl_ca_cert=ca_bundle))
+        assert asyncio.run(connect(url, ssl_ca_cert=ca_bundle,
+                                   assert_hostname="example.test")) == "tls-dev"
+        assert asyncio.run(connect(url, verify_ssl=False)) == "tls-dev"
+
+
+def test_a_refused_handshake_raises_the_status_exception() -> None:
+    from websockets.sync.server import serve
+
+    from mds.aio._websocket import open_websocket
+
+    def refuse(conn: ServerConnection, request: Any) -> Any:
+        return conn.respond(403, "no websocket for you\n")
+
+    server = serve(lambda conn: None, "127.0.0.1", 0, process_request=refuse)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+
+    async def connect() -> None:
+        host = f"http://127.0.0.1:{server.socket.getsockname()[1]}"
+        with mds.ApiClient(mds.Configuration(host=host, api_key="ak_x")) as client:
+            await open_websocket(client, subprotocol_auth=True)
+
+    try:
+        with pytest.raises(mds.ForbiddenException) as info:
+            asyncio.run(connect())
+    finally:
+        server.shutdown()
+        thread.join(5)
+    assert info.value.status == 403
+    assert "ak_x" not in str(info.value)
