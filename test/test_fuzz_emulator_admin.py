@@ -212,22 +212,29 @@ def test_admin_api_answers_documented_statuses(
     assert victim.read() == before
 
 
+#: Endpoints where a fault with a long delay was armed for the fuzzer's key: faults queue up,
+#: so a later request there may wait that long, and none is sent.
+_SLOW: set[str] = set()
+
+
 def _fault_answers_as_armed(emulator: Emulator, spec: dict[str, Any]) -> None:
-    """An armed endpoint fault answers the request it names with its status (or the route's
+    """An armed endpoint fault answers the request it names (with its status, or the route's
     own answer after its delay), and never drops the connection."""
     endpoint = spec.get("endpoint")
     delay = spec.get("delay")
-    if spec.get("websocket") is not None or not isinstance(endpoint, str):
+    if spec.get("websocket") is not None or spec.get("api_key") != FUZZ_KEY \
+            or not isinstance(endpoint, str):
         return
     if isinstance(delay, (int, float)) and delay > 0.5:
-        return  # armed as asked; no test waits that long for it
+        _SLOW.add(endpoint)  # armed as asked; no test waits that long for it
+    if endpoint in _SLOW:
+        return
     method, path = endpoint.split(" ", 1)
     path = path.replace("{device-id}", FUZZ_DEVICE)
-    for _ in range(spec.get("count", 1) if isinstance(spec.get("count"), int) else 1):
+    count = spec.get("count", 1)
+    for _ in range(min(count, 3) if isinstance(count, int) else 1):
         status, _answer = _request(emulator.port, method, path, b"", FUZZ_KEY, timeout=10)
-        if spec.get("status") is None:
-            break
-        assert status == spec["status"] or status >= 200
+        assert 200 <= status <= 599
 
 
 @fuzz(share=0.05)
@@ -266,6 +273,8 @@ def test_chaos_specs_are_accepted_or_refused_400(emulator: Emulator, spec: dict[
         # A ct that is not text failed to encode the value (AttributeError): dropped.
         ("notify", b'{"ep": "d", "path": "/1/0/1", "value": 1, "ct": 5}'),
         ("async-response", b'{"id": "a", "value": 1, "ct": ["x"]}'),
+        # A 1xx is no final answer: the faulted request's client waited until its time-out.
+        ("faults", b'{"endpoint": "GET /v2/subscriptions", "status": 100}'),
         # RecursionError out of json.loads dropped the connection.
         ("notify", b"[" * 100_000),
     ],

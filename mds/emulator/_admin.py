@@ -253,7 +253,11 @@ _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 def _check_sendable(data: Mapping[str, Any]) -> None:
     """ValueError for a fault the HTTP handler could not answer with: a header it cannot
     write, or a delay longer than a thread can wait (each would drop the faulted request's
-    connection instead of answering it)."""
+    connection instead of answering it), or a 1xx status (not a final answer: the client
+    would wait for one until its time-out)."""
+    status = data.get("status")
+    if isinstance(status, int) and not isinstance(status, bool) and 100 <= status < 200:
+        raise ValueError("status must be a final HTTP status (200..599)")
     headers = data.get("headers")
     if isinstance(headers, Mapping):
         for name, value in headers.items():
