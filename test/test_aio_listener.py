@@ -944,3 +944,23 @@ def test_a_refused_handshake_raises_the_status_exception() -> None:
         thread.join(5)
     assert info.value.status == 403
     assert "ak_x" not in str(info.value)
+
+
+def test_requests_stop_reading_past_max_buffered_and_lose_nothing(emu: Emulator) -> None:
+    emu.register_device("dev", resources={PATH: 4.5})
+    emu.set_latency("dev", 0.2)  # its answers come after the batch below has gone out
+
+    async def test(client: mds.ApiClient) -> Any:
+        async with mds.aio.NotificationListener(client, max_buffered=5) as listener:
+            queue(emu, *range(30))  # one batch of 30 items that nobody iterates yet
+            with pytest.raises(mds.ApiTimeoutError):
+                await listener.read("dev", PATH, timeout=0.6)  # its answer is behind them
+            kept = listener.stats.events, listener.stats.messages
+            reading = asyncio.ensure_future(listener.read("dev", PATH, timeout=10))
+            got = await take(listener, 30)  # iterating makes room: the read is answered
+            return kept, values(got), await reading
+
+    kept, got, value = run(emu, test)
+    assert kept == (30, 1)  # the batch read whole, then nothing more while 5 or more were kept
+    assert got == list(range(30))
+    assert value == 4.5

@@ -26,7 +26,7 @@ from mds.api_client import ApiClient
 from mds.checkpoint import DEFAULT_WINDOW, CheckpointStore
 from mds.events import AsyncResponse, Event
 from mds.exceptions import ApiTimeoutError, ApiTypeError, ApiValueError, ClientClosedError, MdsError
-from mds.listener._listener import default_serialization
+from mds.listener._listener import DEFAULT_MAX_BUFFERED, default_serialization
 from mds.listener._long_poll_source import LongPollSource as SyncLongPollSource
 from mds.listener._policy import DEFAULT_CLOSE_CODE_POLICY, Action, ListenerStats, ReconnectPolicy
 from mds.listener._requests import device_request, encode_value
@@ -82,8 +82,16 @@ class NotificationListener:
             exception; leaving with one releases it, so that a redelivery is processed).
             Events finished before, and those another consumer holds, are not yielded.
         dedupe_window: how many of the latest uids are remembered in memory to drop repeats.
+            Without a store, the events of a batch are finished together, when the application
+            asks for the event after the batch's last (the same answers, one call).
+        max_buffered: most items kept for iteration while tasks awaiting ``request()`` read
+            the channel (no task iterates, or it is busy). Past it, the channel is not read
+            (the service keeps queuing) until the iteration takes some: nothing is dropped,
+            memory stays bounded, and a request may then time out.
 
-    Raises (from opening or iterating): `mds.UnauthorizedException`, `mds.ForbiddenException`,
+    Raises `ValueError` (channel), `mds.ApiValueError` or `mds.ApiTypeError` (``dedupe_window``,
+    ``max_buffered``, ``checkpoint``, ``subscribe``, ``serialization``) for a bad argument, and
+    (from opening or iterating): `mds.UnauthorizedException`, `mds.ForbiddenException`,
     `mds.ChannelConflictError` (`mds.ChannelTakenOverError` when another consumer keeps taking
     the channel), and, with ``max_failures``, the last failure's exception.
     """
@@ -108,13 +116,15 @@ class NotificationListener:
         serialization: SerializationConfigData | Mapping[str, Any] | Any | None = UNSET,
         checkpoint: str | os.PathLike[str] | CheckpointStore | None = None,
         dedupe_window: int = DEFAULT_WINDOW,
+        max_buffered: int = DEFAULT_MAX_BUFFERED,
     ) -> None:
         if channel not in (WEBSOCKET, LONG_POLL):
             raise ValueError(f"channel must be 'websocket' or 'long-poll', not {channel!r}")
-        if type(dedupe_window) is not int:
-            raise ApiTypeError(f"dedupe_window must be an int, not {type(dedupe_window).__name__}")
-        if dedupe_window < 1:
-            raise ApiValueError(f"dedupe_window must be at least 1, not {dedupe_window}")
+        for name, limit in (("dedupe_window", dedupe_window), ("max_buffered", max_buffered)):
+            if type(limit) is not int:
+                raise ApiTypeError(f"{name} must be an int, not {type(limit).__name__}")
+            if limit < 1:
+                raise ApiValueError(f"{name} must be at least 1, not {limit}")
         if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike,
                                                                   CheckpointStore)):
             raise ApiTypeError("checkpoint must be a file path, a redis:// URL or a "
@@ -131,6 +141,7 @@ class NotificationListener:
         self.async_responses = async_responses
         self.checkpoint = checkpoint
         self.dedupe_window = dedupe_window
+        self.max_buffered = max_buffered
         policy = DEFAULT_CLOSE_CODE_POLICY if close_code_policy is None else close_code_policy
         self._websocket = WebsocketOptions(
             register=register,
@@ -208,7 +219,8 @@ class NotificationListener:
         workers = self.api_client.configuration.connection_pool_maxsize + 1
         self._worker = worker = Worker(max_workers=max(workers, 2))
         self._source = source = self._make_source(worker)
-        stream = Stream(session, source, self._counters, self.async_responses)
+        stream = Stream(session, source, self._counters, self.async_responses,
+                        self.max_buffered)
         self._counters.started = time.time()
         try:
             self._gate = await Gate.make(self.checkpoint, self.dedupe_window, worker,

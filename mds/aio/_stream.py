@@ -52,19 +52,23 @@ class Stream:
     """The batches of a listener's source, read by one pump task on behalf of every waiting
     task; see the module docstring. Every method is for tasks of the listener's loop."""
 
-    __slots__ = ("_batches", "_changed", "_counters", "_demand", "_ended", "_expected",
-                 "_failure", "_pump", "_registry", "_session", "_source")
+    __slots__ = ("_batches", "_buffered", "_changed", "_counters", "_demand", "_ended",
+                 "_expected", "_failure", "_iterating", "_pump", "_registry", "_session",
+                 "_source", "max_buffered")
 
     def __init__(self, session: Session, source: Source, counters: Counters,
-                 registry: Registry | None) -> None:
+                 registry: Registry | None, max_buffered: int = 10_000) -> None:
         self._session = session
         self._source = source
         self._counters = counters
         self._registry = registry
         self._batches: deque[Batch] = deque()  # read, not yet handed to iteration
+        self._buffered = 0  # items in them
+        self.max_buffered = max_buffered
         # async id of a request waiting -> its answer, once arrived
         self._expected: dict[str, AsyncResponse | None] = {}
         self._demand = 0  # tasks waiting for something the pump has to read
+        self._iterating = 0  # of them, those iterating
         self._pump: asyncio.Task[None] | None = None
         self._changed: asyncio.Future[None] | None = None  # set by the pump after each step
         self._ended = False
@@ -75,13 +79,20 @@ class Stream:
         """The next batch for iteration (without the answers to the listener's requests); None
         once the stream has ended and every batch read was handed out."""
         try:
-            return cast("Batch | None", await self._serve(self._take_batch, None))
+            return cast("Batch | None", await self._serve(self._take_batch, None, True))
         except Stopped:
             return None
 
     def _take_batch(self) -> Batch | None:
         batches = self._batches
-        return batches.popleft() if batches else None
+        if not batches:
+            return None
+        batch = batches.popleft()
+        full = self._buffered >= self.max_buffered
+        self._buffered -= batch_size(batch)
+        if full and self._buffered < self.max_buffered:
+            self._notify()  # requests waiting for room may have the pump read again
+        return batch
 
     # -- for requests ----------------------------------------------------------------------------
     async def until_ready(self, deadline: float | None) -> bool:
@@ -122,7 +133,8 @@ class Stream:
         self._ended = True
 
     # -- waiting ---------------------------------------------------------------------------------
-    async def _serve(self, take: Callable[[], T | None], deadline: float | None) -> T | None:
+    async def _serve(self, take: Callable[[], T | None], deadline: float | None,
+                     iterating: bool = False) -> T | None:
         """What *take* finds, as soon as it finds something, waiting for the pump meanwhile;
         None when the *deadline* passes; `Stopped` once the stream has ended without it; the
         pump's failure, if it failed while this task waited."""
@@ -145,14 +157,16 @@ class Stream:
             if changed is None:
                 changed = self._changed = asyncio.get_running_loop().create_future()
             self._demand += 1
+            self._iterating += iterating
             try:
-                if self._pump is None:
+                if self._pump is None and self._wanted():
                     self._start()
                 # asyncio.wait never cancels what it waits for: a cancelled waiter leaves the
                 # shared future (and the pump) alone.
                 await asyncio.wait([changed], timeout=timeout)
             finally:
                 self._demand -= 1
+                self._iterating -= iterating
 
     def _notify(self) -> None:
         changed, self._changed = self._changed, None
@@ -165,10 +179,15 @@ class Stream:
         return pump
 
     def _wanted(self) -> bool:
-        """Some task waits for what only reading can bring, or the stream is ending (what had
-        arrived is read to the end)."""
-        return (self._demand > 0 or self._session.stopping
-                or any(answer is None for answer in self._expected.values()))
+        """A task iterates, or the stream is ending (what had arrived is read to the end), or
+        some task waits for what only reading can bring while fewer than ``max_buffered`` items
+        are kept for iteration (past that, the service keeps queuing: memory stays bounded,
+        nothing is dropped, and requests wait for the iteration)."""
+        if self._iterating or self._session.stopping:
+            return True
+        if self._buffered >= self.max_buffered:
+            return False
+        return self._demand > 0 or any(answer is None for answer in self._expected.values())
 
     async def _run(self) -> None:
         source, session = self._source, self._session
@@ -211,3 +230,4 @@ class Stream:
             if registry is not None:
                 registry.feed_message(rest)
             self._batches.append(rest)
+            self._buffered += batch_size(rest)
