@@ -964,3 +964,17 @@ def test_requests_stop_reading_past_max_buffered_and_lose_nothing(emu: Emulator)
     assert kept == (30, 1)  # the batch read whole, then nothing more while 5 or more were kept
     assert got == list(range(30))
     assert value == 4.5
+
+
+def test_a_request_racing_close_is_refused_as_closed(emu: Emulator) -> None:
+    emu.register_device("dev", resources={PATH: 1})
+
+    async def test(client: mds.ApiClient) -> None:
+        listener = mds.aio.NotificationListener(client)
+        await listener.open()
+        racing = asyncio.ensure_future(listener.read("dev", PATH))  # not yet sent
+        await listener.close()
+        with pytest.raises(mds.ClientClosedError):
+            await racing
+
+    run(emu, test)

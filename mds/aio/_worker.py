@@ -8,6 +8,8 @@ import threading
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from mds.exceptions import ClientClosedError
+
 __all__ = ["Worker"]
 
 P = ParamSpec("P")
@@ -37,8 +39,11 @@ class Worker:
 
     async def run(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """``fn(*args, **kwargs)`` in one of the threads. Cancelling the awaiting task does not
-        stop the call (a thread cannot be interrupted); its result is dropped."""
+        stop the call (a thread cannot be interrupted); its result is dropped. Raises
+        `mds.ClientClosedError` once closed."""
         with self._lock:
+            if self._closed:
+                raise ClientClosedError("this NotificationListener is closed")
             future = self._pool.submit(fn, *args, **kwargs)
             self._pending.add(future)  # type: ignore[arg-type]
         future.add_done_callback(self._done)
