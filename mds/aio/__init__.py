@@ -18,7 +18,8 @@ Inside: the listener (``_listener``) composes one source per transport (``_webso
 websocket on websockets' asyncio client; ``_long_poll``: the synchronous long poll in a worker
 thread), the stream whose pump task reads for every waiting task (``_stream``), the worker
 threads of the synchronous `mds.ApiClient` (``_worker``) and the dedupe gate (``_gate``). The
-receiver (``_webhook``) checks and parses a delivery as `mds.webhook_receiver` does.
+receiver (``_webhook``) is the ASGI side of the WSGI receiver's core (`mds.webhook_receiver`:
+``check_request``, ``admit``, ``Delivery``).
 """
 
 from __future__ import annotations
