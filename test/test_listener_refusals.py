@@ -15,6 +15,7 @@ import mds
 from mds.emulator import Emulator
 from mds.emulator.pytest_plugin import TEST_TIMINGS
 from mds.listener import NotificationListener, ReconnectPolicy
+from mds.listener._websocket_source import Takeovers
 from servers import ScriptedServer, wait_until
 
 PULL = "GET /v2/notification/pull"
@@ -168,3 +169,15 @@ def test_takeovers_older_than_the_window_no_longer_count(
         listener.stop()
         consumer.join()
     assert failures == []  # two takeovers, but never more than max_takeovers=1 in the window
+
+
+def test_a_channel_held_for_healthy_after_starts_the_takeover_count_again() -> None:
+    # `mds request` on the key of a running `mds listen` now and then takes the channel briefly;
+    # the listener, which then holds it for minutes, must not stop as if two consumers fought.
+    takeovers = Takeovers(ReconnectPolicy(max_takeovers=1, healthy_after=30.0, jitter=False))
+    takeovers.record(held=0.5)
+    for _ in range(5):
+        takeovers.record(held=31.0)  # each after the channel stayed ours for 31 s
+        assert takeovers.recent == 1
+    with pytest.raises(mds.ChannelTakenOverError):
+        takeovers.record(held=5.0)  # taken again 5 s after we took it back: a fight

@@ -63,7 +63,10 @@ class ReconnectPolicy:
     takeovers within the window (by default 3 within 600 s) raise `mds.ChannelTakenOverError`
     (a `mds.ChannelConflictError`): two consumers of one key both miss notifications, so the
     listener stops and says so instead of fighting on (the other consumer keeps the channel).
-    ``max_takeovers=None`` never gives up; 0 gives up at the first takeover.
+    Takeovers count as one fight only while the channel never stays ours for ``healthy_after``
+    seconds in between: a short-lived consumer now and then (``mds request`` on the same key)
+    does not stop a listener. ``max_takeovers=None`` never gives up; 0 gives up at the first
+    takeover.
     """
 
     # Not urllib3's Retry: that one bounds a single request's attempts; this one paces an

@@ -194,6 +194,11 @@ class Backoff:
         self._connected_at = time.monotonic()
         self._healthy = False
 
+    @property
+    def connected_for(self) -> float:
+        """Seconds since the last connection opened."""
+        return time.monotonic() - self._connected_at
+
     def delivered(self) -> None:
         """The open connection delivered a batch."""
         self._healthy = True

@@ -71,12 +71,20 @@ class Takeovers:
         self._rng = random.Random()
         self._times: deque[float] = deque()
 
-    def record(self) -> float:
-        """Count a takeover now; returns the seconds to wait before taking the channel back.
-        Raises `mds.ChannelTakenOverError` past ``max_takeovers`` within the window."""
+    def record(self, held: float = 0.0) -> float:
+        """Count a takeover now, of a connection that was ours for *held* seconds; returns the
+        seconds to wait before taking the channel back. Raises `mds.ChannelTakenOverError` past
+        ``max_takeovers`` within the window.
+
+        A connection held for the policy's ``healthy_after`` starts the count again: two
+        consumers fighting over the channel take it from each other within the takeover waits
+        (5, 10, 20 s...), while a short-lived one (``mds request`` on the same key now and
+        then) leaves the listener the channel for longer in between."""
         policy = self._policy
         now = time.monotonic()
         times = self._times
+        if held >= policy.healthy_after:
+            times.clear()
         times.append(now)
         while now - times[0] > policy.takeover_window:
             times.popleft()
@@ -259,7 +267,7 @@ class WebsocketSource:
         each time."""
         self._counters.takeovers += 1
         self._register_next = False
-        wait = self._takeovers.record()
+        wait = self._takeovers.record(self._backoff.connected_for)
         self._backoff.postpone(wait)
         logger.warning(
             "another consumer took over the websocket channel of this API key (%d time(s) "
