@@ -579,6 +579,8 @@ def _parse_json(raw: str | bytes) -> Any:
         return json.loads(raw)
     except ValueError as exc:
         raise ModelError(f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ModelError("JSON nested deeper than the parser goes") from None
 
 
 def _response_error(response: Any, detail: str) -> ApiResponseError:

@@ -143,7 +143,7 @@ class ApiException(MdsError):
             return
         try:
             doc = json.loads(self.body)  # an object: the body starts with "{"
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             return
         code = doc.get("code")
         self.code = code if isinstance(code, int) else None

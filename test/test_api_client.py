@@ -469,6 +469,7 @@ def test_deserialize_takes_a_model_class_or_its_name(client: mds.ApiClient) -> N
     (b"{", "object", "not valid JSON"),
     (b"[]", "Webhook", "expected a JSON object (a Webhook), got list"),
     (b'{"notifications": 1}', mds.NotificationMessage, "NotificationMessage.notifications"),
+    (b"[" * 100_000, "object", "nested deeper than the parser goes"),  # found by fuzzing
 ])
 def test_deserialize_turns_bad_bodies_into_response_errors(
     client: mds.ApiClient, data: bytes, response_type: object, detail: str

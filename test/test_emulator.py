@@ -797,3 +797,18 @@ def test_admin_reset_and_health(http: urllib3.PoolManager, emu: Emulator) -> Non
     assert admin(http, emu, "deliveries") == []
     # The channel and the fault are gone.
     assert_error(call(http, emu, "GET", "/v2/notification/websocket"), 404, "not_found")
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({"status": 101}, "final HTTP status"),
+    ({"status": True}, "final HTTP status"),
+    ({"delay": 1e12}, "delay must be a number of seconds"),
+    ({"delay": float("nan")}, "delay must be a number of seconds"),
+    ({"status": 503, "headers": {"Retry-After": "1\r\nX-Injected: 1"}}, "cannot be sent"),
+    ({"status": 503, "headers": {"Bad Name": "1"}}, "cannot be sent"),
+])
+def test_add_fault_refuses_what_could_not_be_answered(spec: dict[str, Any], message: str) -> None:
+    # The same checks as the admin API's (found by fuzzing there): each of these used to drop the
+    # faulted request's connection, or leave its client waiting, instead of answering.
+    with Emulator() as emu, pytest.raises(ValueError, match=message):
+        emu.add_fault(endpoint="GET /v2/notification/callback", **spec)

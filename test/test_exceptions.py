@@ -175,3 +175,10 @@ def test_retry_after_edge_forms() -> None:
     assert exceptions.parse_retry_after("-3") == 0.0
     # An HTTP date without a zone is read as UTC, as RFC 9110 says dates are.
     assert exceptions.parse_retry_after("Sun, 06 Nov 1994 08:49:37") == 0.0
+
+
+def test_an_error_body_nested_too_deeply_keeps_the_status_and_reason() -> None:
+    # found by fuzzing: building the exception raised RecursionError from json.loads
+    exc = mds.ApiException(502, "Bad Gateway", '{"a":' * 100_000)
+    assert exc.status == 502
+    assert "Bad Gateway" in str(exc)

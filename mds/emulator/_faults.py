@@ -8,6 +8,8 @@ spec to :func:`parse_fault`; the service only ever sees the typed value.
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -16,6 +18,9 @@ __all__ = ["EndpointFault", "Fault", "SocketFault", "parse_fault"]
 
 #: Close codes a server can put in a close frame (1005 and 1006 only describe a missing one).
 _UNSENDABLE_CODES = (1005, 1006)
+#: What an HTTP header name (a token) and value may hold (RFC 9110, 5.1 and 5.5).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 @dataclass(frozen=True)
@@ -79,13 +84,21 @@ def parse_fault(spec: Mapping[str, Any], endpoints: Collection[str]) -> Fault:
     delay = spec.get("delay")
     if status is None and delay is None:
         raise ValueError("a fault needs a status or a delay")
-    if status is not None and not (isinstance(status, int) and 100 <= status <= 599):
-        raise ValueError("status must be an HTTP status code")
-    if delay is not None and (not isinstance(delay, (int, float)) or delay < 0):
-        raise ValueError("delay must be a non-negative number of seconds")
+    # A 1xx is no final answer: the faulted request's client would wait until its time-out.
+    if status is not None and not (
+            isinstance(status, int) and not isinstance(status, bool) and 200 <= status <= 599):
+        raise ValueError("status must be a final HTTP status (200..599)")
+    # Longer than a thread can wait, the delay would drop the connection instead of answering.
+    if delay is not None and (not isinstance(delay, (int, float)) or isinstance(delay, bool)
+                              or not 0 <= delay <= threading.TIMEOUT_MAX):
+        raise ValueError("delay must be a number of seconds from 0 to "
+                         f"{threading.TIMEOUT_MAX:.0f}")
     headers = spec.get("headers") or {}
     if not isinstance(headers, Mapping):
         raise ValueError("headers must be an object")
+    for name, value in headers.items():
+        if not _TOKEN.fullmatch(str(name)) or not _FIELD_VALUE.fullmatch(str(value)):
+            raise ValueError(f"headers: {str(name)!r} cannot be sent as an HTTP header")
     count = spec.get("count", 1)
     if not isinstance(count, int) or count < 1:
         raise ValueError("count must be a positive integer")
