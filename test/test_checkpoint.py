@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis_server import RedisServer
 
 import mds
 from mds.checkpoint import (
@@ -26,6 +25,7 @@ from mds.checkpoint import (
     open_checkpoint,
 )
 from mds.exceptions import CheckpointError
+from redis_server import RedisServer
 from servers import wait_until
 
 NEW, DONE, BUSY = Claim.NEW, Claim.DONE, Claim.BUSY

@@ -28,11 +28,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from fuzzing import KeyState, fuzz, header_names, json_values
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 import mds
+from fuzzing import KeyState, fuzz, header_names, json_values
 from mds.emulator import Emulator
 
 FUZZ_KEY = "ak_fuzz0000000000000000000000000000"

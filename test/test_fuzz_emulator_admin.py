@@ -20,10 +20,10 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from fuzzing import KeyState, fuzz, json_values
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
+from fuzzing import KeyState, fuzz, json_values
 from mds.emulator import Emulator
 
 FUZZ_KEY = "ak_fuzzadmin00000000000000000000000"

@@ -12,10 +12,10 @@ import pickle
 from typing import Any
 
 import pytest
-from fuzzing import fuzz, json_values, messages, mutated_messages
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fuzzing import fuzz, json_values, messages, mutated_messages
 from mds.events import AsyncResponse, Event, ResourceChanged, event_list, events_from_message
 
 

@@ -13,12 +13,12 @@ import json
 from typing import Any
 
 import pytest
-from fuzzing import fuzz, json_values
 from hypothesis import given
 from hypothesis import strategies as st
 
 import mds
 import mds.models
+from fuzzing import fuzz, json_values
 from mds.models._base import Field, Model
 from mds.models.notification_message import parse_message
 

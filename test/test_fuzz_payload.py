@@ -12,11 +12,11 @@ import json
 import sys
 from typing import Any
 
-from fuzzing import content_types, fuzz, json_values
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 import mds
+from fuzzing import content_types, fuzz, json_values
 from mds.payload import decode_base64, decode_payload, decode_tlv, encode_tlv, parse_senml
 
 #: Bytes that look like the formats, so that examples get past the first check of each decoder.

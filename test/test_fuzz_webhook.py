@@ -24,6 +24,10 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.util import setup_testing_defaults
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+import mds
 from fuzzing import (
     fuzz,
     header_names,
@@ -32,10 +36,6 @@ from fuzzing import (
     messages,
     mutated_messages,
 )
-from hypothesis import example, given
-from hypothesis import strategies as st
-
-import mds
 from mds.events import Event, events_from_message
 
 SECRET = "s3cret-webhook-header-value"

@@ -10,6 +10,7 @@ import base64
 from pathlib import Path
 
 import pytest
+
 from redis_server import RedisServer
 from soak_harness import CHANNELS, RESOURCE, SoakConfig, SoakResult, run_soak, verify
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from redis_server import RedisServer, free_port
 
+from redis_server import RedisServer, free_port
 from servers import wait_until
 
 APPS = Path(__file__).resolve().parent / "apps"
