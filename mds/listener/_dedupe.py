@@ -12,30 +12,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from mds.checkpoint import Claim, Gate
+from mds.checkpoint._items import item_uids, without_items
 from mds.events import Event, message_dict
 from mds.exceptions import MdsError
-from mds.listener._source import Batch, Counters, has_items
-from mds.models import NotificationMessage
+from mds.listener._source import Batch, Counters
 
 __all__ = ["Handover", "uid_of"]
 
 logger = logging.getLogger("mds.listener")
-
-#: The JSON keys of the item lists of a NotificationMessage.
-_KINDS = frozenset(NotificationMessage.attribute_map.values())
-
-
-def _uid(item: Any) -> str | None:
-    """An item's uid as its event reads it (a uid that is not a string is kept as its str)."""
-    if type(item) is not dict:
-        return None
-    uid = item.get("uid")
-    if uid is None or type(uid) is str:
-        return uid
-    return str(uid)
 
 
 def uid_of(event: Event) -> str | None:
@@ -90,32 +76,17 @@ class Handover:
         wire dict without the dropped items; None when nothing is left. The admitted items are
         then held by the application."""
         data = message_dict(batch)
-        places: list[tuple[str, int]] = []
-        uids: list[str] = []
-        for key, items in data.items():
-            if key not in _KINDS or type(items) is not list:
-                continue
-            for index, item in enumerate(items):
-                uid = _uid(item)
-                if uid is not None:
-                    places.append((key, index))
-                    uids.append(uid)
+        places, uids = item_uids(data)
         if not uids:
             return batch
         claims = self._admit(uids)
-        self._in_hand.extend(uid for uid, claim in zip(uids, claims, strict=True) if claim is Claim.NEW)
-        dropped = {place for place, claim in zip(places, claims, strict=True) if claim is not Claim.NEW}
+        self._in_hand.extend(
+            uid for uid, claim in zip(uids, claims, strict=True) if claim is Claim.NEW)
+        dropped = {place for place, claim in zip(places, claims, strict=True)
+                   if claim is not Claim.NEW}
         if not dropped:
             return batch
-        rest: dict[str, Any] = {}
-        for key, items in data.items():
-            if key in _KINDS and type(items) is list:
-                kept = [item for index, item in enumerate(items) if (key, index) not in dropped]
-                if kept:
-                    rest[key] = kept
-            else:
-                rest[key] = items
-        return rest if has_items(rest) else None
+        return without_items(data, dropped)
 
     def hand(self, uid: str) -> None:
         """The event of *uid* was handed to the application."""
