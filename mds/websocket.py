@@ -8,6 +8,8 @@ import logging
 import ssl
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -38,7 +40,14 @@ from mds.models.notification_message import parse_message
 if TYPE_CHECKING:
     from mds.api_client import ApiClient
 
-__all__ = ["WebsocketConnection", "open_websocket", "websocket_url"]
+__all__ = [
+    "ConnectOptions",
+    "WebsocketConnection",
+    "connect_options",
+    "handshake_errors",
+    "open_websocket",
+    "websocket_url",
+]
 
 WEBSOCKET_PATH = "/v2/notification/websocket-connect"
 #: Largest frame accepted: a full batch of 20,000 items fits well inside.
@@ -95,6 +104,136 @@ def _ssl_context(client: ApiClient) -> ssl.SSLContext:
     return context
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectOptions:
+    """How to open the notification websocket for one client, as `connect_options` computes
+    it: the URL, and what websockets' ``connect`` needs besides its timeouts (the same for its
+    synchronous and its asyncio client, see `keywords`). The repr leaves out the headers,
+    the subprotocols and the logger: they carry the key."""
+
+    url: str
+    #: the client's default headers (its User-Agent apart) and the Authorization header
+    headers: dict[str, str] = field(repr=False)
+    #: ``["wss", "pelion_<key>"]`` with subprotocol auth, the caller's list, or None
+    subprotocols: list[str] | None = field(repr=False)
+    user_agent: str
+    #: ``configuration.proxy``; None connects directly (no proxy from the environment)
+    proxy: str | None
+    #: for ``wss:`` only: the configuration's CA, verification and client certificate
+    ssl_context: ssl.SSLContext | None
+    #: ``configuration.assert_hostname`` when it is a name, for ``wss:`` only
+    server_hostname: str | None
+    #: websockets' log records, with the key and the Authorization header replaced
+    logger: logging.LoggerAdapter = field(repr=False)  # type: ignore[type-arg]
+
+    def keywords(self) -> dict[str, Any]:
+        """The keyword arguments of ``websockets.sync.client.connect`` and
+        ``websockets.asyncio.client.connect`` (both take the same), but the URL and the
+        timeouts."""
+        keywords: dict[str, Any] = {
+            "additional_headers": self.headers,
+            "subprotocols": self.subprotocols,
+            "user_agent_header": self.user_agent,
+            "proxy": self.proxy,
+            "max_size": MAX_FRAME_BYTES,
+            "max_queue": 64,
+            "compression": None,
+            "logger": self.logger,
+        }
+        if self.ssl_context is not None:
+            keywords["ssl"] = self.ssl_context
+        if self.server_hostname is not None:
+            keywords["server_hostname"] = self.server_hostname
+        return keywords
+
+
+def connect_options(
+    client: ApiClient,
+    *,
+    sec_web_socket_protocol: str | None = None,
+    subprotocol_auth: bool = False,
+) -> ConnectOptions:
+    """What opening the notification websocket needs from *client* (its configuration and
+    default headers): URL, headers, subprotocols, TLS settings, proxy and a redacting logger.
+    The one computation behind `open_websocket` and the websocket of `mds.aio`.
+
+    *sec_web_socket_protocol*: subprotocols to offer, comma-separated; else, with
+    *subprotocol_auth*, ``wss`` and ``pelion_<key>`` (the key as a subprotocol, for clients
+    that cannot send headers). Raises `mds.ClientClosedError` for a closed client and
+    `mds.ApiValueError` for a host that is not an http(s) URL, or subprotocol auth without a
+    key."""
+    if client.closed:
+        raise ClientClosedError("this ApiClient is closed; create a new one")
+    cfg = client.configuration
+    url = websocket_url(cfg.host)
+    headers: dict[str, str] = {
+        k: v for k, v in client.default_headers.items() if k.lower() != "user-agent"
+    }
+    auth = client.auth_header()
+    if auth:
+        headers["Authorization"] = auth
+    key = cfg.raw_api_key() or ""
+    subprotocols: list[str] | None = None
+    if sec_web_socket_protocol:
+        subprotocols = [p.strip() for p in sec_web_socket_protocol.split(",") if p.strip()]
+    elif subprotocol_auth:
+        if not key:
+            raise ApiValueError("subprotocol_auth needs an API key in the configuration")
+        subprotocols = ["wss", f"pelion_{key}"]
+    secure = url.startswith("wss:")
+    return ConnectOptions(
+        url=url,
+        headers=headers,
+        subprotocols=subprotocols,
+        user_agent=client.user_agent,
+        proxy=cfg.proxy or None,
+        ssl_context=_ssl_context(client) if secure else None,
+        server_hostname=(
+            cfg.assert_hostname if secure and isinstance(cfg.assert_hostname, str) else None
+        ),
+        logger=_RedactingLogger(logging.getLogger("mds.websocket.protocol"), (key, auth or "")),
+    )
+
+
+@contextmanager
+def handshake_errors(
+    url: str, *, timeouts: tuple[type[BaseException], ...] = (TimeoutError,)
+) -> Iterator[None]:
+    """Around websockets' ``connect`` (synchronous or awaited): what it raises while opening
+    *url* becomes the `mds` exception, the one translation of handshake failures.
+
+    A refused upgrade becomes the exception of its HTTP status (`exception_for_status`: 401
+    `UnauthorizedException`, ...); an exception of *timeouts* (the asyncio client adds
+    ``asyncio.TimeoutError``, distinct before Python 3.11), or one caused by it,
+    `ApiTimeoutError`; a TLS failure, or one caused by it, `ApiTLSError`; a bad URL
+    `ApiValueError`; any other failure to connect `ApiConnectionError`. No message repeats the
+    handshake: it may carry the key."""
+    where = f"websocket {url}"
+    try:
+        yield
+    except InvalidStatus as exc:
+        response = exc.response
+        raise exception_for_status(
+            response.status_code, response.reason_phrase, bytes(response.body or b""),
+            dict(response.headers)
+        ) from None
+    except timeouts as exc:
+        raise ApiTimeoutError(f"{where}: the handshake timed out") from exc
+    except ssl.SSLError as exc:
+        raise ApiTLSError(f"{where}: TLS failed ({exc})") from exc
+    except InvalidURI as exc:
+        raise ApiValueError(f"{where}: {exc}") from None
+    except (InvalidHandshake, ConnectionClosed, OSError, EOFError) as exc:
+        # ConnectionClosed: the connection broke while the request was sent (e.g. a TLS 1.3
+        # server refusing the client's certificate).
+        tls = _find_cause(exc, (ssl.SSLError,))
+        if tls is not None:
+            raise ApiTLSError(f"{where}: TLS failed ({tls})") from exc
+        if _find_cause(exc, timeouts) is not None:
+            raise ApiTimeoutError(f"{where}: the handshake timed out") from exc
+        raise ApiConnectionError(f"{where}: {_describe(exc)}") from exc
+
+
 def _open_timeout(client: ApiClient, timeout: Any) -> float | None:
     if timeout is UNSET:
         timeout = client.configuration.timeout
@@ -125,91 +264,43 @@ def open_websocket(
     ``ping_timeout`` is declared dead (close code 1011 locally, then iteration ends).
     ``close_timeout``: how long closing waits for the server's close frame.
     """
-    if client.closed:
-        raise ClientClosedError("this ApiClient is closed; create a new one")
-    cfg = client.configuration
-    url = websocket_url(cfg.host)
-    headers: dict[str, str] = {
-        k: v for k, v in client.default_headers.items() if k.lower() != "user-agent"
-    }
+    options = connect_options(
+        client, sec_web_socket_protocol=sec_web_socket_protocol,
+        subprotocol_auth=subprotocol_auth,
+    )
     if connection.lower() != "upgrade" or upgrade.lower() != "websocket":
         # The caller asked for something other than a websocket upgrade; the service says 426.
         raise ApiValueError("connect_websocket needs connection='Upgrade' and upgrade='websocket'")
-    auth = client.auth_header()
-    if auth:
-        headers["Authorization"] = auth
-    key = cfg.raw_api_key() or ""
-    subprotocols: list[str] | None = None
-    if sec_web_socket_protocol:
-        subprotocols = [p.strip() for p in sec_web_socket_protocol.split(",") if p.strip()]
-    elif subprotocol_auth:
-        if not key:
-            raise ApiValueError("subprotocol_auth needs an API key in the configuration")
-        subprotocols = ["wss", f"pelion_{key}"]
-    kwargs: dict[str, Any] = {}
-    if url.startswith("wss:"):
-        kwargs["ssl"] = _ssl_context(client)
-        if isinstance(cfg.assert_hostname, str):
-            kwargs["server_hostname"] = cfg.assert_hostname
-    secrets = (key, auth or "")
-    logger = _RedactingLogger(logging.getLogger("mds.websocket.protocol"), secrets)
+    keywords = options.keywords()
     if _CONNECT_HAS_LEGACY:
         # websockets >= 17.1 wants ``with connect(...)``; our connection outlives this call, so
         # ask for the direct form explicitly.
-        kwargs["legacy"] = True
-    where = f"websocket {url}"
-    try:
-        ws = connect(  # type: ignore[misc]
+        keywords["legacy"] = True
+    url = options.url
+    with handshake_errors(url):
+        ws = connect(
             url,
-            additional_headers=headers,
-            subprotocols=subprotocols,  # type: ignore[arg-type]
-            user_agent_header=client.user_agent,
-            proxy=cfg.proxy or None,
             open_timeout=_open_timeout(client, timeout),
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             close_timeout=close_timeout,
-            max_size=MAX_FRAME_BYTES,
-            max_queue=64,
-            compression=None,
-            logger=logger,
-            **kwargs,
+            **keywords,
         )
-    except InvalidStatus as exc:
-        response = exc.response
-        raise exception_for_status(
-            response.status_code, response.reason_phrase, bytes(response.body or b""),
-            dict(response.headers)
-        ) from None
-    except TimeoutError as exc:
-        raise ApiTimeoutError(f"{where}: the handshake timed out") from exc
-    except ssl.SSLError as exc:
-        raise ApiTLSError(f"{where}: TLS failed ({exc})") from exc
-    except InvalidURI as exc:
-        raise ApiValueError(f"{where}: {exc}") from None
-    except (InvalidHandshake, ConnectionClosed, OSError, EOFError) as exc:
-        # ConnectionClosed: the connection broke while the request was sent (e.g. a TLS 1.3
-        # server refusing the client's certificate).
-        tls = _find_cause(exc, ssl.SSLError)
-        if tls is not None:
-            raise ApiTLSError(f"{where}: TLS failed ({tls})") from exc
-        timeout_cause = _find_cause(exc, TimeoutError)
-        if timeout_cause is not None:
-            raise ApiTimeoutError(f"{where}: the handshake timed out") from exc
-        raise ApiConnectionError(f"{where}: {_describe(exc)}") from exc
     conn = WebsocketConnection(ws, url)
     client.track_websocket(conn)
     _log.debug("websocket connected to %s (subprotocol %s)", url, ws.subprotocol)
     return conn
 
 
-def _find_cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
-    """The first exception of *kind* in *exc*'s cause/context chain (websockets wraps TLS
-    failures during its handshake in InvalidMessage)."""
+def _find_cause(
+    exc: BaseException, kinds: tuple[type[BaseException], ...]
+) -> BaseException | None:
+    """The first exception of one of *kinds* in *exc*'s cause/context chain (websockets wraps
+    TLS failures during its handshake in InvalidMessage)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
+        if isinstance(current, kinds):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__

@@ -1,42 +1,33 @@
-"""The notification websocket on websockets' asyncio client: opening it as `mds.websocket` opens
-the synchronous one (subprotocol auth, TLS settings, proxy, redacted logs), translating the
-library's exceptions into `mds` exceptions at this one boundary; and the batch source of an
-asyncio listener on it (close-code policy, takeovers, back-off: the synchronous listener's
-objects)."""
+"""The notification websocket on websockets' asyncio client, opened with the options and the
+error translation of `mds.websocket` (subprotocol auth, TLS settings, proxy, redacted logs); and
+the batch source of an asyncio listener on it (close-code policy, takeovers, back-off: the
+synchronous listener's objects)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed
 
 from mds.api.channels import LONG_POLL, WEBSOCKET
 from mds.exceptions import (
-    SENSITIVE_HEADERS,
-    ApiConnectionError,
     ApiException,
     ApiResponseError,
-    ApiTimeoutError,
-    ApiTLSError,
-    ApiValueError,
     BadRequestException,
     ChannelConflictError,
-    ClientClosedError,
     ForbiddenException,
     MdsError,
     UnauthorizedException,
     WebsocketClosedError,
-    exception_for_status,
 )
 from mds.listener._policy import Action
 from mds.listener._session import Session, Stopped
 from mds.listener._source import Backoff, Batch, ChannelGuard, Counters, has_items, retryable
 from mds.listener._websocket_source import Takeovers, WebsocketOptions
-from mds.websocket import MAX_FRAME_BYTES, parse_frame_dict, websocket_url
+from mds.websocket import connect_options, handshake_errors, parse_frame_dict, websocket_url
 
 if TYPE_CHECKING:
     from mds.aio._worker import Worker
@@ -52,45 +43,6 @@ _TAKEOVER_WORDS = ("another", "took over", "taken over", "takeover", "new connec
 _NOT_TAKEOVER_WORDS = ("shut", "delet")
 
 
-class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """Passes websockets' log records on with secrets removed (handshake headers, the key).
-    The same rules as `mds.websocket`'s, which keeps its adapter private."""
-
-    def __init__(self, logger: logging.Logger, secrets: tuple[str, ...]) -> None:
-        super().__init__(logger, {})
-        self._secrets = tuple(s for s in secrets if s)
-
-    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
-        if not self.isEnabledFor(level):
-            return
-        if len(args) == 2 and isinstance(args[0], str) and args[0].lower() in SENSITIVE_HEADERS:
-            args = (args[0], "[secure]")
-        elif args:
-            args = tuple(self._scrub(a) for a in args)
-        self.logger.log(level, self._scrub(msg), *args, **kwargs)
-
-    def _scrub(self, value: Any) -> Any:
-        if isinstance(value, (str, bytes)) or hasattr(value, "data"):
-            text = str(value)
-            if any(s in text for s in self._secrets) or "pelion_" in text:
-                for secret in self._secrets:
-                    text = text.replace(secret, "[secure]")
-                return text.replace("pelion_", "pelion_[secure]")
-        return value
-
-
-def _ssl_context(client: ApiClient) -> ssl.SSLContext:
-    cfg = client.configuration
-    context = ssl.create_default_context(cafile=cfg.ssl_ca_cert)
-    if not cfg.verify_ssl or cfg.assert_hostname is False:
-        context.check_hostname = False
-    if not cfg.verify_ssl:
-        context.verify_mode = ssl.CERT_NONE
-    if cfg.cert_file:
-        context.load_cert_chain(cfg.cert_file, cfg.key_file)
-    return context
-
-
 async def open_websocket(
     client: ApiClient,
     *,
@@ -100,100 +52,34 @@ async def open_websocket(
     ping_timeout: float | None = 20.0,
     close_timeout: float | None = 0.5,
 ) -> ClientConnection:
-    """Open the notification websocket for *client*'s configuration on the running loop: the
-    same headers, ``pelion_<key>`` subprotocol (with *subprotocol_auth*), TLS settings
-    (``ssl_ca_cert``, ``verify_ssl``, ``assert_hostname``, client certificate) and proxy
-    (``configuration.proxy``; none without it, as the synchronous client) as
-    `mds.websocket.open_websocket`. Raises an `mds.ApiException` subclass on failure."""
-    if client.closed:
-        raise ClientClosedError("this ApiClient is closed; create a new one")
-    cfg = client.configuration
-    url = websocket_url(cfg.host)
-    headers = {k: v for k, v in client.default_headers.items() if k.lower() != "user-agent"}
-    auth = client.auth_header()
-    if auth:
-        headers["Authorization"] = auth
-    key = cfg.raw_api_key() or ""
-    subprotocols: list[str] | None = None
-    if subprotocol_auth:
-        if not key:
-            raise ApiValueError("subprotocol_auth needs an API key in the configuration")
-        subprotocols = ["wss", f"pelion_{key}"]
-    kwargs: dict[str, Any] = {}
-    if url.startswith("wss:"):
-        kwargs["ssl"] = _ssl_context(client)
-        if isinstance(cfg.assert_hostname, str):
-            kwargs["server_hostname"] = cfg.assert_hostname
-    redacting = _RedactingLogger(logging.getLogger("mds.websocket.protocol"), (key, auth or ""))
-    where = f"websocket {url}"
-    try:
-        return await connect(
-            url,
-            additional_headers=headers,
-            subprotocols=subprotocols,  # type: ignore[arg-type]
-            user_agent_header=client.user_agent,
-            proxy=cfg.proxy or None,
+    """Open the notification websocket for *client*'s configuration on the running loop, with
+    the options `mds.websocket.connect_options` computes for the synchronous one (headers,
+    ``pelion_<key>`` subprotocol with *subprotocol_auth*, TLS settings, proxy, redacted logs).
+    Raises the `mds.ApiException` subclass `mds.websocket.handshake_errors` names on failure."""
+    options = connect_options(client, subprotocol_auth=subprotocol_auth)
+    # asyncio.TimeoutError: the handshake's timeout before Python 3.11.
+    with handshake_errors(options.url, timeouts=(TimeoutError, asyncio.TimeoutError)):
+        conn = await connect(
+            options.url,
             open_timeout=timeout,
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             close_timeout=close_timeout,
-            max_size=MAX_FRAME_BYTES,
-            max_queue=64,
-            compression=None,
-            logger=redacting,
-            **kwargs,
+            **options.keywords(),
         )
-    except InvalidStatus as exc:
-        response = exc.response
-        raise exception_for_status(
-            response.status_code, response.reason_phrase, bytes(response.body or b""),
-            dict(response.headers),
-        ) from None
-    except (TimeoutError, asyncio.TimeoutError) as exc:  # distinct before Python 3.11
-        raise ApiTimeoutError(f"{where}: the handshake timed out") from exc
-    except ssl.SSLError as exc:
-        raise ApiTLSError(f"{where}: TLS failed ({exc})") from exc
-    except InvalidURI as exc:
-        raise ApiValueError(f"{where}: {exc}") from None
-    except (InvalidHandshake, ConnectionClosed, OSError, EOFError) as exc:
-        tls = _find_cause(exc, ssl.SSLError)
-        if tls is not None:
-            raise ApiTLSError(f"{where}: TLS failed ({tls})") from exc
-        if (_find_cause(exc, TimeoutError) or _find_cause(exc, asyncio.TimeoutError)) is not None:
-            raise ApiTimeoutError(f"{where}: the handshake timed out") from exc
-        raise ApiConnectionError(f"{where}: {_describe(exc)}") from exc
-
-
-def _find_cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
-    """The first exception of *kind* in *exc*'s cause/context chain."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
-
-
-def _describe(exc: BaseException) -> str:
-    # Never echo a handshake request or response: the text may carry the key.
-    text = str(exc)
-    if "pelion_" in text or "Bearer " in text:
-        return type(exc).__name__
-    return text or type(exc).__name__
+    return conn
 
 
 class WebsocketSource:
     """The batch source of an asyncio listener's websocket: frames become wire dicts. Used by
     one task at a time (the stream's pump). The REST calls it needs (registration, asking who
-    holds the channel) and the back-off waits run in the listener's `Worker` through the
-    synchronous `Session`, so that ``stop()`` interrupts them as it does for the synchronous
-    listener."""
+    holds the channel) run in the listener's `Worker` through the synchronous `Session`, so
+    that ``stop()`` interrupts them as it does for the synchronous listener; the back-off waits
+    on the loop, cut short by `close`."""
 
     __slots__ = ("_backoff", "_conn", "_connected_before", "_connecting", "_counters",
-                 "_delay_pending", "_guard", "_options", "_register_next", "_session",
-                 "_takeovers", "_worker")
+                 "_guard", "_options", "_register_next", "_session", "_takeovers", "_waking",
+                 "_worker")
 
     def __init__(self, session: Session, worker: Worker, backoff: Backoff, counters: Counters,
                  guard: ChannelGuard, options: WebsocketOptions) -> None:
@@ -206,9 +92,9 @@ class WebsocketSource:
         self._takeovers = Takeovers(backoff.policy)
         self._register_next = options.register
         self._connected_before = False
-        self._delay_pending = False  # the back-off has a delay to wait before connecting
         self._conn: ClientConnection | None = None
         self._connecting: asyncio.Future[ClientConnection] | None = None
+        self._waking: asyncio.Future[None] | None = None  # ends a back-off wait early
 
     @property
     def ready(self) -> bool:
@@ -245,7 +131,10 @@ class WebsocketSource:
 
     async def close(self) -> None:
         """Close the open websocket (the frames it had received can still be read), or give up
-        the one being opened."""
+        the one being opened, or end the back-off wait."""
+        waking = self._waking
+        if waking is not None and not waking.done():
+            waking.set_result(None)
         connecting = self._connecting
         if connecting is not None:
             connecting.cancel()
@@ -258,11 +147,9 @@ class WebsocketSource:
         while True:
             if session.stopping:
                 raise Stopped
-            if self._delay_pending:
-                # Backoff waits on the session's threading.Event, which stop() sets: in a
-                # worker thread, so that the loop stays free (see the report on Backoff).
-                await self._worker.run(backoff.pause, session)
-                self._delay_pending = False
+            delay = backoff.take_delay()
+            if delay > 0:
+                await self._pause(delay)
             try:
                 if self._register_next:
                     await self._register()
@@ -276,7 +163,6 @@ class WebsocketSource:
                 if not retryable(exc):
                     raise
                 backoff.failure(exc, "could not open the websocket")
-                self._delay_pending = True
                 continue
             if session.stopping:
                 await conn.close()
@@ -291,6 +177,17 @@ class WebsocketSource:
             self._guard.opened()
             logger.info("websocket connected to %s", websocket_url(session.client.configuration.host))
             return conn
+
+    async def _pause(self, delay: float) -> None:
+        """Wait *delay* seconds of back-off, or less when `close` (``stop()``) ends the wait;
+        `Stopped` then."""
+        waking = self._waking = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait([waking], timeout=delay)
+        finally:
+            self._waking = None
+        if self._session.stopping:
+            raise Stopped
 
     async def _open(self) -> ClientConnection:
         """Open the websocket in a task of its own, which ``close()`` cancels: ``stop()`` must
@@ -352,7 +249,6 @@ class WebsocketSource:
             self._taken_over()
             return
         self._backoff.failure(WebsocketClosedError(code, reason), "websocket closed")
-        self._delay_pending = True
 
     async def _is_takeover(self, reason: str) -> bool:
         text = (reason or "").lower()
@@ -377,7 +273,6 @@ class WebsocketSource:
         self._register_next = False
         wait = self._takeovers.record()
         self._backoff.postpone(wait)
-        self._delay_pending = True
         logger.warning(
             "another consumer took over the websocket channel of this API key (%d time(s) "
             "recently, %d in all); reconnecting in %.1f s. Only one connection per key receives "

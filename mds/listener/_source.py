@@ -143,21 +143,31 @@ class Backoff:
         self._connected_at = 0.0
         self._healthy = False
 
+    def take_delay(self, until: float | None = None) -> float:
+        """Take the pending delay out, to be waited now (0.0 when none is pending): all of it,
+        or with *until* (a `time.monotonic` deadline) no more than what is left before it, the
+        rest staying pending. For a caller that waits itself (``asyncio.sleep``)."""
+        return self._take(until)[0]
+
     def pause(self, session: Session, until: float | None = None) -> bool:
         """Wait out the pending delay, but not past *until* (a `time.monotonic` deadline): True
         when it was waited out, False when the deadline came first (the rest stays pending).
         `Stopped` if stopped meanwhile."""
+        delay, whole = self._take(until)
+        session.wait(delay)
+        return whole
+
+    def _take(self, until: float | None) -> tuple[float, bool]:
+        """(what to wait now, whether that is the whole pending delay)."""
         delay = self._delay
         if until is not None:
             left = until - time.monotonic()
             if left < delay:
                 left = max(left, 0.0)
                 self._delay = delay - left
-                session.wait(left)
-                return False
+                return left, False
         self._delay = 0.0
-        session.wait(delay)
-        return True
+        return delay, True
 
     def postpone(self, seconds: float) -> None:
         """Make the next attempt wait *seconds* (a takeover's wait)."""
