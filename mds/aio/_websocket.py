@@ -26,7 +26,12 @@ from mds.exceptions import (
 from mds.listener._policy import Action
 from mds.listener._session import Session, Stopped
 from mds.listener._source import Backoff, Batch, ChannelGuard, Counters, has_items, retryable
-from mds.listener._websocket_source import Takeovers, WebsocketOptions
+from mds.listener._websocket_source import (
+    Takeovers,
+    WebsocketOptions,
+    close_action,
+    takeover_said,
+)
 from mds.websocket import connect_options, handshake_errors, parse_frame_dict, websocket_url
 
 if TYPE_CHECKING:
@@ -36,12 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["WebsocketSource", "open_websocket"]
 
 logger = logging.getLogger("mds.listener")
-
-# Words of a 1001 close reason that say another connection took the channel, and words that
-# say it is something else (as the synchronous listener reads them).
-_TAKEOVER_WORDS = ("another", "took over", "taken over", "takeover", "new connection")
-_NOT_TAKEOVER_WORDS = ("shut", "delet")
-
 
 async def open_websocket(
     client: ApiClient,
@@ -227,35 +226,24 @@ class WebsocketSource:
         """Apply the close-code policy: returns to reconnect, raises `Stopped` to end, or
         raises the policy's exception."""
         self._conn = None
-        counters = self._counters
-        counters.connected = False
+        self._counters.connected = False
         if self._session.stopping:
             raise Stopped
-        counters.last_close_code, counters.last_close_reason = code, reason
-        self._backoff.disconnected()
-        action = self._options.close_code_policy.get(code, Action.RECONNECT)
+        action = close_action(self._options, self._backoff, self._counters, code, reason)
         if action is Action.STOP:
-            logger.info("websocket closed by the service with %d (%s): stopping", code, reason)
             self._session.stop()
             raise Stopped
-        if action is Action.RAISE_UNAUTHORIZED:
-            raise UnauthorizedException(
-                401, f"websocket closed with {code} (API key missing or invalid)"
-                + (f": {reason}" if reason else ""))
-        if action is Action.RAISE:
-            raise WebsocketClosedError(code, reason)
         self._register_next = action is Action.REREGISTER
         if code == 1001 and await self._is_takeover(reason):
-            self._taken_over()
+            self._register_next = False
+            self._takeovers.taken_over(self._backoff, self._counters)
             return
         self._backoff.failure(WebsocketClosedError(code, reason), "websocket closed")
 
     async def _is_takeover(self, reason: str) -> bool:
-        text = (reason or "").lower()
-        if any(word in text for word in _TAKEOVER_WORDS):
-            return True
-        if any(word in text for word in _NOT_TAKEOVER_WORDS):
-            return False
+        said = takeover_said(reason)
+        if said is not None:
+            return said
         # Not conclusive: ask whether someone else is connected to the channel.
         session = self._session
         try:
@@ -264,16 +252,3 @@ class WebsocketSource:
         except MdsError:
             return False
         return str(getattr(channel, "status", "")).lower() == "connected"
-
-    def _taken_over(self) -> None:
-        """Another consumer took the channel: not a failure; stay away for a while, longer
-        each time (`mds.ChannelTakenOverError` past the policy's limit)."""
-        counters = self._counters
-        counters.takeovers += 1
-        self._register_next = False
-        wait = self._takeovers.record()
-        self._backoff.postpone(wait)
-        logger.warning(
-            "another consumer took over the websocket channel of this API key (%d time(s) "
-            "recently, %d in all); reconnecting in %.1f s. Only one connection per key receives "
-            "notifications.", self._takeovers.recent, counters.takeovers, wait)

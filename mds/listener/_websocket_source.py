@@ -34,7 +34,7 @@ from mds.websocket import open_websocket, parse_frame_dict
 if TYPE_CHECKING:
     from mds.websocket import WebsocketConnection
 
-__all__ = ["Takeovers", "WebsocketOptions", "WebsocketSource"]
+__all__ = ["Takeovers", "WebsocketOptions", "WebsocketSource", "close_action", "takeover_said"]
 
 logger = logging.getLogger("mds.listener")
 
@@ -58,6 +58,39 @@ class WebsocketOptions:
     close_timeout: float
     #: sent when registering (the 2020 ``cfg`` flags: uid, timestamp); None sends no body
     serialization: SerializationConfigData | None = None
+
+
+def takeover_said(reason: str) -> bool | None:
+    """What the reason of a 1001 close says: True, that another connection took the channel;
+    False, something else (the service shutting down, the channel deleted); None, nothing
+    conclusive (ask the service whether someone else is connected)."""
+    text = (reason or "").lower()
+    if any(word in text for word in _TAKEOVER_WORDS):
+        return True
+    if any(word in text for word in _NOT_TAKEOVER_WORDS):
+        return False
+    return None
+
+
+def close_action(options: WebsocketOptions, backoff: Backoff, counters: Counters, code: int,
+                 reason: str) -> Action:
+    """Count the close of a listener's websocket by the service with *code* and *reason*, and
+    apply the options' close-code policy: raises the policy's exception (`mds.UnauthorizedException`,
+    `mds.WebsocketClosedError`), or returns STOP (the caller ends the stream), RECONNECT or
+    REREGISTER."""
+    counters.connected = False
+    counters.last_close_code, counters.last_close_reason = code, reason
+    backoff.disconnected()
+    action = options.close_code_policy.get(code, Action.RECONNECT)
+    if action is Action.STOP:
+        logger.info("websocket closed by the service with %d (%s): stopping", code, reason)
+    elif action is Action.RAISE_UNAUTHORIZED:
+        raise UnauthorizedException(
+            401, f"websocket closed with {code} (API key missing or invalid)"
+            + (f": {reason}" if reason else ""))
+    elif action is Action.RAISE:
+        raise WebsocketClosedError(code, reason)
+    return action
 
 
 class Takeovers:
@@ -96,6 +129,18 @@ class Takeovers:
     def recent(self) -> int:
         """Takeovers within the window, as of the last one."""
         return len(self._times)
+
+    def taken_over(self, backoff: Backoff, counters: Counters) -> None:
+        """Another consumer took the channel from the connection *backoff* saw open: not a
+        failure; count it and make *backoff* stay away for a while, longer each time (`record`;
+        `mds.ChannelTakenOverError` past the policy's limit)."""
+        counters.takeovers += 1
+        wait = self.record(backoff.connected_for)
+        backoff.postpone(wait)
+        logger.warning(
+            "another consumer took over the websocket channel of this API key (%d time(s) "
+            "recently, %d in all); reconnecting in %.1f s. Only one connection per key receives "
+            "notifications.", self.recent, counters.takeovers, wait)
 
 
 class WebsocketSource:
@@ -229,31 +274,20 @@ class WebsocketSource:
         self._forget(conn)
         if self._session.stopping:
             raise Stopped
-        counters = self._counters
-        counters.last_close_code, counters.last_close_reason = code, reason
-        self._backoff.disconnected()
-        action = self._options.close_code_policy.get(code, Action.RECONNECT)
+        action = close_action(self._options, self._backoff, self._counters, code, reason)
         if action is Action.STOP:
-            logger.info("websocket closed by the service with %d (%s): stopping", code, reason)
             raise Stopped
-        if action is Action.RAISE_UNAUTHORIZED:
-            raise UnauthorizedException(
-                401, f"websocket closed with {code} (API key missing or invalid)"
-                + (f": {reason}" if reason else ""))
-        if action is Action.RAISE:
-            raise WebsocketClosedError(code, reason)
         self._register_next = action is Action.REREGISTER
         if code == 1001 and self._is_takeover(reason):
-            self._taken_over()
+            self._register_next = False
+            self._takeovers.taken_over(self._backoff, self._counters)
             return
         self._backoff.failure(WebsocketClosedError(code, reason), "websocket closed")
 
     def _is_takeover(self, reason: str) -> bool:
-        text = (reason or "").lower()
-        if any(word in text for word in _TAKEOVER_WORDS):
-            return True
-        if any(word in text for word in _NOT_TAKEOVER_WORDS):
-            return False
+        said = takeover_said(reason)
+        if said is not None:
+            return said
         # The reason is not conclusive: ask whether someone else is connected to the channel.
         session = self._session
         try:
@@ -261,15 +295,3 @@ class WebsocketSource:
         except MdsError:
             return False
         return str(getattr(channel, "status", "")).lower() == "connected"
-
-    def _taken_over(self) -> None:
-        """Another consumer took the channel: not a failure; stay away for a while, longer
-        each time."""
-        self._counters.takeovers += 1
-        self._register_next = False
-        wait = self._takeovers.record(self._backoff.connected_for)
-        self._backoff.postpone(wait)
-        logger.warning(
-            "another consumer took over the websocket channel of this API key (%d time(s) "
-            "recently, %d in all); reconnecting in %.1f s. Only one connection per key receives "
-            "notifications.", self._takeovers.recent, self._counters.takeovers, wait)
