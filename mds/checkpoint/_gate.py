@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from itertools import islice
+from typing import TYPE_CHECKING, cast
 
 from mds.checkpoint._store import CheckpointStore, Claim
 from mds.exceptions import ApiTypeError, ApiValueError, CheckpointError
@@ -61,6 +61,9 @@ def _sqlite_store(path: str | os.PathLike[str]) -> SqliteCheckpoint:
 _HELD = False  # admitted, not finished yet
 _FINISHED = True
 
+#: What a uid may be.
+_UID_TYPES = frozenset({str, type(None)})
+
 
 class Gate:
     """Between the wire and the application: drops repeats by uid within a bounded window of
@@ -92,7 +95,9 @@ class Gate:
         self.window = window
         self._owns_store = store is not None and store is not checkpoint
         self._lock = threading.Lock()
-        self._seen: OrderedDict[str, bool] = OrderedDict()
+        # uid -> _HELD or _FINISHED, oldest first (a dict keeps its insertion order, and costs
+        # about half what an OrderedDict does per uid recorded and dropped).
+        self._seen: dict[str, bool] = {}
         self._duplicates = 0
         self._busy = 0
 
@@ -112,10 +117,18 @@ class Gate:
     def _remember(self, uid: str, state: bool) -> None:
         """Record *uid* as the newest in the window (lock held)."""
         seen = self._seen
+        seen.pop(uid, None)
         seen[uid] = state
-        seen.move_to_end(uid)
-        if len(seen) > self.window:
-            seen.popitem(last=False)
+        self._trim()
+
+    def _trim(self) -> None:
+        """Drop the oldest uids past the window (lock held). Trimming once after recording a
+        whole batch keeps the same uids as trimming after each: always the oldest go."""
+        seen = self._seen
+        excess = len(seen) - self.window
+        if excess > 0:
+            for uid in list(islice(seen, excess)):
+                del seen[uid]
 
     def admit(self, uids: Sequence[str | None]) -> list[Claim]:
         """One `Claim` per item, in order: NEW hand it to the application (then `finish` or
@@ -123,26 +136,58 @@ class Gate:
         a uid (None) is always NEW and never recorded; a uid repeated within *uids* is NEW
         once and DONE after. Raises `mds.exceptions.CheckpointError` when the store fails
         (nothing is then admitted or recorded)."""
+        # This runs for every item a listener or a receiver gets: a batch of new uids (nearly
+        # every batch) is recognised and recorded by a few calls over the whole batch.
+        new, done, busy = Claim.NEW, Claim.DONE, Claim.BUSY
+        in_memory = self.checkpoint is None
         answers: list[Claim | None] = []
+        append = answers.append
         ask: dict[str, int] = {}  # uid -> its position, for the store to decide
+        repeats = held = 0
+        if not _UID_TYPES.issuperset(map(type, uids)):
+            bad = next(uid for uid in uids if uid is not None and type(uid) is not str)
+            raise ApiTypeError(f"a uid must be a string or None, not {type(bad).__name__}")
         with self._lock:
-            for index, uid in enumerate(uids):
+            seen = self._seen
+            fresh = dict.fromkeys(uids, _HELD)
+            all_new = len(fresh) == len(uids) and None not in fresh and seen.keys().isdisjoint(
+                fresh.keys())
+            if all_new:
+                # Every uid new, once: held (the newest in the window) while the store decides.
+                seen.update(cast("dict[str, bool]", fresh))  # no None
+                self._trim()
+                if in_memory:
+                    return [new] * len(uids)
+                answers = [None] * len(uids)
+                ask = dict(zip(cast("Sequence[str]", uids), range(len(uids)), strict=True))
+            get = seen.get
+            for index, uid in enumerate(() if all_new else uids):
                 if uid is None:
-                    answers.append(Claim.NEW)
+                    append(new)
                     continue
-                if type(uid) is not str:
-                    raise ApiTypeError(f"a uid must be a string or None, not {type(uid).__name__}")
-                state = self._seen.get(uid)
-                if uid in ask:  # repeated within this batch
-                    answers.append(Claim.DONE)
-                elif state is None:
-                    answers.append(None)
-                    ask[uid] = index
+                state = get(uid)
+                if state is None:
+                    if uid in ask:  # repeated within this batch
+                        append(done)
+                        repeats += 1
+                    else:
+                        append(new if in_memory else None)
+                        ask[uid] = index
+                elif state is _FINISHED:
+                    append(done)
+                    repeats += 1
                 else:
-                    answers.append(Claim.DONE if state is _FINISHED else Claim.BUSY)
-            # Held while the store decides, so that another thread's repeat is BUSY.
-            for uid in ask:
-                self._remember(uid, _HELD)
+                    append(busy)
+                    held += 1
+            if ask and not all_new:
+                # Held while the store decides, so that another thread's repeat is BUSY. (None
+                # of them is in the window: each goes in as the newest.)
+                seen.update(dict.fromkeys(ask, _HELD))
+                self._trim()
+            if in_memory:
+                self._duplicates += repeats
+                self._busy += held
+                return answers  # type: ignore[return-value]  # no None without a store
         if ask:
             try:
                 claims = self._claim(list(ask))
@@ -154,15 +199,16 @@ class Gate:
             with self._lock:
                 for (uid, index), claim in zip(ask.items(), claims, strict=True):
                     answers[index] = claim
-                    if claim is Claim.DONE:
+                    if claim is done:
                         self._remember(uid, _FINISHED)
-                    elif claim is Claim.BUSY:
+                        repeats += 1
+                    elif claim is busy:
                         self._forget(uid)
-        result = [a if a is not None else Claim.NEW for a in answers]
+                        held += 1
         with self._lock:
-            self._duplicates += result.count(Claim.DONE)
-            self._busy += result.count(Claim.BUSY)
-        return result
+            self._duplicates += repeats
+            self._busy += held
+        return answers  # type: ignore[return-value]  # every None was answered by the store
 
     def _claim(self, uids: list[str]) -> list[Claim]:
         if self.checkpoint is None:
@@ -180,14 +226,20 @@ class Gate:
     def finish(self, uids: Sequence[str | None]) -> None:
         """The application finished these items: record them (in the store first, then in the
         window). Items without a uid are skipped."""
-        values = list(dict.fromkeys(uid for uid in uids if uid is not None))
+        unique = dict.fromkeys(uids)
+        unique.pop(None, None)
+        values = cast("list[str]", list(unique))
         if not values:
             return
         if self.checkpoint is not None:
             self.checkpoint.finish(values)
         with self._lock:
-            for uid in values:
-                self._remember(uid, _FINISHED)
+            seen = self._seen
+            pop = seen.pop
+            for uid in values:  # each becomes the newest
+                pop(uid, None)
+                seen[uid] = _FINISHED
+            self._trim()
 
     def release(self, uids: Sequence[str | None]) -> None:
         """The application failed on these items: forget them, so that a redelivery is
