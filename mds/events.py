@@ -570,7 +570,8 @@ def _notifications(items: list[Any], key: str) -> list[Event]:
     that a consumer that never looks at a payload never pays for decoding it; any other item
     goes to `_notification`, which says what is wrong with it. The keys the ``cfg`` flags
     add are looked for only in an item with more keys than the standard ones, so that they
-    cost the items of other channels one ``len()``."""
+    cost the items of other channels one ``len()``; an item with exactly ``uid`` and
+    ``timestamp`` besides (a listener's channel) is read without a call."""
     new = object.__new__
     events: list[Event] = []
     append = events.append
@@ -584,10 +585,10 @@ def _notifications(items: list[Any], key: str) -> list[Event]:
             ct = item["ct"]
             encoded = item["payload"]
             max_age = item["max-age"]
-            more = len(item) > 5
+            extra = len(item) - 5  # keys besides those five
         except KeyError:  # one is missing: None, as for a key sent with null
             ep, path, ct, encoded, max_age = map(item.get, _NOTIFICATION_KEYS)
-            more = True
+            extra = -1  # unknown
         if (
             type(ep) is str
             and ep
@@ -596,14 +597,22 @@ def _notifications(items: list[Any], key: str) -> list[Event]:
             and type(encoded) is str
             and (type(max_age) is int or (max_age is None and "max_age" not in item))
         ):
-            if more:
+            if not extra:
+                original = uid = timestamp = None
+            elif extra == 2 and "uid" in item and "timestamp" in item:
+                # What a channel registered by a listener sends (include_uid and
+                # include_timestamp): nearly every item of such a channel.
+                original = None
+                uid = item["uid"]
+                if uid is not None and type(uid) is not str:
+                    uid = str(uid)
+                timestamp = item["timestamp"]
+            else:
                 problems: list[str] = []
                 original, uid, timestamp = _cfg_keys(item, problems)
                 if problems:
                     append(_notification(item, key, index))
                     continue
-            else:
-                original = uid = timestamp = None
             event = new(ResourceChanged)
             event._device_id = ep
             event._path = path

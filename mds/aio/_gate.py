@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from mds.checkpoint import Claim
@@ -34,6 +35,10 @@ def _uid(item: Any) -> str | None:
         return None
     uid = item.get("uid")
     return uid if uid is None or type(uid) is str else str(uid)
+
+
+#: An event's uid (every kind of event has one, None unless the channel's cfg asked for it).
+_event_uid = attrgetter("uid")
 
 
 def item_uids(batch: Batch) -> tuple[list[tuple[str, int]], list[str]]:
@@ -153,16 +158,22 @@ class Gate:
 
     async def _events(self, batch: Batch) -> list[Event]:
         found = event_list(batch)
-        uids = [getattr(event, "uid", None) for event in found]
-        if uids.count(None) == len(uids):
+        uids = list(map(_event_uid, found))
+        nones = uids.count(None)
+        if nones == len(uids):
             return found
         claims = await self._claims(uids)
-        admitted = [event for event, claim in zip(found, claims, strict=True) if claim == "new"]
+        if claims.count(Claim.NEW) == len(claims):
+            admitted = found  # no repeat (nearly always): no second list
+        else:
+            admitted = [event for event, claim in zip(found, claims, strict=True)
+                        if claim == "new"]
+            uids = list(map(_event_uid, admitted))
+            nones = uids.count(None)
         if not self.blocking:
             # In memory, the whole batch is finished at once when the application asks for
             # more than it holds (see `end` for what it never got): no per-event call.
-            self._in_hand.extend(uid for uid in (getattr(e, "uid", None) for e in admitted)
-                                 if uid is not None)
+            self._in_hand.extend(uids if not nones else [u for u in uids if u is not None])
         return admitted
 
     async def _batch(self, batch: Batch) -> Batch | bool:
