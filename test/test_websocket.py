@@ -3,11 +3,14 @@ TLS and malformed frames), handshake refusals, close codes, proxy and log redact
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
 import ssl
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,11 +19,20 @@ from typing import Any, cast
 import pytest
 import trustme
 from test_listener import RawWebsocketServer
+from websockets.asyncio.client import connect as connect_asyncio
+from websockets.sync.client import connect as connect_sync
 from websockets.sync.server import ServerConnection, serve
 
 import mds
+import mds.aio
 from mds.emulator import Emulator
-from mds.websocket import open_websocket, websocket_url
+from mds.listener import ReconnectPolicy
+from mds.websocket import (
+    connect_options,
+    handshake_errors,
+    open_websocket,
+    websocket_url,
+)
 from servers import ProxyServer, ScriptedServer, wait_until
 
 WS_PATH = "/v2/notification/websocket-connect"
@@ -414,3 +426,116 @@ def test_websocket_debug_logs_carry_no_secret(emu: Emulator,
     assert "> GET" in caplog.text, "websockets' handshake log is passed on"
     assert emu.api_key not in caplog.text
     assert "[secure]" in caplog.text
+
+
+# -- the connect options and the handshake translation, shared with mds.aio -------------------
+def test_connect_options_open_the_channel_with_either_websockets_client(
+    emu: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    api = make_api(emu, proxy=None)
+    api.register_websocket()
+    options = connect_options(api.api_client, subprotocol_auth=True)
+    assert options.url == websocket_url(emu.url)
+    assert options.ssl_context is None  # ws:, not wss:
+    assert emu.api_key not in repr(options)
+    emu.notify("sync", "/1/0/1", 1)
+    with handshake_errors(options.url), connect_sync(options.url, **options.keywords()) as ws:
+        assert ws.subprotocol == "wss"
+        assert json.loads(ws.recv(5))["notifications"][0]["ep"] == "sync"
+
+    async def asyncio_client() -> Any:
+        emu.notify("asyncio", "/1/0/1", 2)
+        with handshake_errors(options.url):
+            ws = await connect_asyncio(options.url, **options.keywords())
+        async with ws:
+            return ws.subprotocol, json.loads(await ws.recv())["notifications"][0]["ep"]
+
+    assert asyncio.run(asyncio_client()) == ("wss", "asyncio")
+    api.api_client.close()
+    assert "> GET" in caplog.text, "websockets' handshake log is passed on"
+    assert emu.api_key not in caplog.text
+
+
+def test_connect_options_carry_the_tls_settings(ca: trustme.CA, ca_bundle: str) -> None:
+    cfg = mds.Configuration(host="https://127.0.0.1:1", api_key="ak_secret_value",
+                            ssl_ca_cert=ca_bundle, assert_hostname="example.test")
+    with mds.ApiClient(cfg) as client:
+        options = connect_options(client, sec_web_socket_protocol="wss, pelion_ak_secret_value")
+    assert options.url.startswith("wss://")
+    assert options.server_hostname == "example.test"
+    assert options.ssl_context is not None
+    assert options.ssl_context.verify_mode is ssl.CERT_REQUIRED
+    assert options.subprotocols == ["wss", "pelion_ak_secret_value"]
+    assert options.headers["Authorization"] == "Bearer ak_secret_value"
+    assert "ak_secret_value" not in repr(options)
+    with pytest.raises(mds.ClientClosedError):
+        connect_options(client)
+
+
+def test_handshake_errors_are_mds_errors_for_either_client(server: ScriptedServer) -> None:
+    server.reply("GET", WS_PATH, 401, {"code": 401, "message": "no", "request_id": "r1"})
+    with mds.ApiClient(mds.Configuration(host=server.url, api_key="ak_secret_value")) as client:
+        options = connect_options(client)
+    with pytest.raises(mds.UnauthorizedException) as info, handshake_errors(options.url):
+        connect_sync(options.url, **options.keywords())
+    assert info.value.request_id == "r1"
+    assert "ak_secret_value" not in str(info.value)
+
+    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        url = f"ws://127.0.0.1:{silent.getsockname()[1]}{WS_PATH}"
+
+        async def silent_handshake() -> None:
+            with handshake_errors(url, timeouts=(TimeoutError, asyncio.TimeoutError)):
+                await connect_asyncio(url, open_timeout=0.1)
+
+        with pytest.raises(mds.ApiTimeoutError, match="timed out"):
+            asyncio.run(silent_handshake())
+    with pytest.raises(mds.ApiConnectionError, match=r"websocket ws://127\.0\.0\.1:9"), \
+            handshake_errors("ws://127.0.0.1:9/"):
+        connect_sync("ws://127.0.0.1:9/", open_timeout=5)
+
+
+def test_the_asyncio_back_off_waits_on_the_loop_and_stop_ends_it(emu: Emulator) -> None:
+    # A close 1012 is a failure: the listener waits its back-off (30 s here) before it
+    # reconnects; stop() must end that wait at once, and no worker thread must sit in it.
+    policy = ReconnectPolicy(initial_delay=30.0, max_delay=30.0, jitter=False)
+
+    async def main() -> Any:
+        with mds.ApiClient(mds.Configuration(host=emu.url, api_key=emu.api_key)) as client:
+            listener = mds.aio.NotificationListener(client, reconnect=policy)
+            async with listener:
+                emu.notify("d", "/1/0/1", 1)
+                got = [await listener.__anext__()]
+                emu.add_fault(websocket="close", code=1012, reason="service restart")
+                rest = asyncio.ensure_future(_collect(listener))
+                while listener.stats.last_close_code != 1012:
+                    await asyncio.sleep(0.01)
+                busy = [t.name for t in threading.enumerate()
+                        if t.name.startswith("mds-aio") and _in_a_wait(t)]
+                started = time.monotonic()
+                await listener.stop()
+                got += await rest
+                return got, busy, time.monotonic() - started, listener.stats.reconnects
+
+    got, busy, took, reconnects = asyncio.run(main())
+    assert [event.value for event in got] == [1]
+    assert busy == []
+    assert took < 2.0
+    assert reconnects == 0
+
+
+async def _collect(listener: mds.aio.NotificationListener) -> list[Any]:
+    return [event async for event in listener]
+
+
+def _in_a_wait(thread: threading.Thread) -> bool:
+    """Whether *thread* is inside `Session.wait` (a back-off wait on a thread)."""
+    frame = sys._current_frames().get(thread.ident or 0)
+    while frame is not None:
+        if frame.f_code.co_name == "wait" and "_session" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
