@@ -34,11 +34,11 @@ import secrets as _secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from mds.api.notifications_api import NotificationsApi
 from mds.checkpoint import DEFAULT_WINDOW, CheckpointStore, Claim, Gate
-from mds.events import Event, events_from_message
+from mds.events import Event, event_list, events_from_message
 from mds.exceptions import (
     ApiException,
     BadRequestException,
@@ -192,24 +192,34 @@ class Delivery:
     (or `failed` when the application raised): exactly one of the two, once.
     """
 
-    __slots__ = ("_busy", "_doc", "_events", "_receiver", "_uids", "message")
+    __slots__ = ("_busy", "_doc", "_events", "_message", "_receiver", "_size", "_uids")
 
     def __init__(self, receiver: WebhookReceiver, doc: dict[str, Any], uids: list[str],
-                 busy: bool) -> None:
+                 busy: bool, size: int) -> None:
         self._receiver = receiver
         self._doc = doc
         self._uids = uids
         self._busy = busy
+        self._size = size  # admitted items
         self._events: list[Event] | None = None
-        self.message = NotificationMessage.from_wire(doc)
+        self._message: NotificationMessage | None = None
 
     def __repr__(self) -> str:
-        return f"<Delivery of {len(self.message)} items>"
+        return f"<Delivery of {self._size} items>"
+
+    @property
+    def message(self) -> NotificationMessage:
+        """The admitted items as a `mds.NotificationMessage` (made when first read: a receiver
+        with only ``on_event`` never pays for the model)."""
+        message = self._message
+        if message is None:
+            message = self._message = NotificationMessage.from_wire(self._doc)
+        return message
 
     def events(self) -> list[Event]:
         """The admitted items as typed events (`mds.events`), in wire order."""
         if self._events is None:
-            self._events = list(events_from_message(self._doc))
+            self._events = event_list(self._doc)
         return self._events
 
     def handled(self) -> WebhookAnswer:
@@ -217,7 +227,7 @@ class Delivery:
         204, or 503 with ``Retry-After`` when some items were held by another consumer (the
         service then delivers the batch again: they are then done, or free)."""
         receiver = self._receiver
-        receiver._count(events=len(self.message))
+        receiver._count(events=self._size)
         try:
             receiver.gate.finish(self._uids)
         except CheckpointError as exc:
@@ -226,7 +236,7 @@ class Delivery:
             logger.error("webhook batch handled but not recorded in the checkpoint: %s", exc)
         if self._busy:
             return _busy_answer("items of this batch are being handled by another consumer")
-        return WebhookAnswer(204)
+        return _NO_CONTENT
 
     def failed(self) -> WebhookAnswer:
         """The application raised: release the admitted items (a redelivery is handled again)
@@ -299,7 +309,7 @@ class WebhookReceiver:
         self.async_responses = async_responses
         self.gate = Gate(checkpoint, window=dedupe_window)
         self._lock = threading.Lock()
-        self._stats = ReceiverStats()
+        self._batches = self._events = self._failures = 0
 
     def __repr__(self) -> str:
         return f"<WebhookReceiver expecting headers {sorted(self._expected)}>"
@@ -309,15 +319,14 @@ class WebhookReceiver:
         """What the receiver did so far (a snapshot)."""
         gate = self.gate
         with self._lock:
-            stats = self._stats
-        return ReceiverStats(stats.batches, stats.events, gate.duplicates_dropped, gate.busy,
-                             stats.failures)
+            counts = self._batches, self._events, self._failures
+        return ReceiverStats(counts[0], counts[1], gate.duplicates_dropped, gate.busy, counts[2])
 
     def _count(self, batches: int = 0, events: int = 0, failures: int = 0) -> None:
         with self._lock:
-            old = self._stats
-            self._stats = ReceiverStats(old.batches + batches, old.events + events, 0, 0,
-                                        old.failures + failures)
+            self._batches += batches
+            self._events += events
+            self._failures += failures
 
     def close(self) -> None:
         """Close the checkpoint store this receiver opened (from a path or URL); idempotent."""
@@ -369,41 +378,45 @@ class WebhookReceiver:
         except ApiException as exc:
             logger.warning("webhook request refused: %s", exc.reason)
             return _text_answer(exc.status, exc.reason)
-        places: list[tuple[str, int]] = []
-        uids: list[str | None] = []
+        kinds: list[tuple[str, list[Any]]] = []  # the item lists, in wire order
+        uids: list[str | None] = []  # of every item, in the same order
         for key, items in doc.items():
             if key in _KINDS and items:
-                for index, item in enumerate(items):
-                    places.append((key, index))
-                    uids.append(_uid(item))
-        if not places:
-            return WebhookAnswer(204)  # the validation request, or an empty batch
+                kinds.append((key, items))
+                uids.extend([item.get("uid") if type(item) is dict else None for item in items])
+        if not uids:
+            return _NO_CONTENT  # the validation request, or an empty batch
         self._count(batches=1)
-        if uids.count(None) == len(uids):
-            return Delivery(self, doc, [], busy=False)
+        nones = uids.count(None)
+        if nones == len(uids):
+            return Delivery(self, doc, [], busy=False, size=len(uids))
+        if not _UID_TYPES.issuperset(map(type, uids)):
+            uids = list(map(_uid, uids))  # a uid that is not a string: as its event reads it
         try:
             claims = self.gate.admit(uids)
         except CheckpointError as exc:
             logger.error("webhook batch refused: the checkpoint failed: %s", exc)
             self._count(failures=1)
             return _busy_answer("the checkpoint store failed")
-        if Claim.NEW not in claims:
+        new = claims.count(Claim.NEW)
+        if new == len(claims):  # nothing dropped (nearly always)
+            admitted = cast("list[str]", uids if not nones else [u for u in uids if u is not None])
+            return Delivery(self, doc, admitted, busy=False, size=len(uids))
+        if not new:
             if Claim.BUSY in claims:
                 return _busy_answer("the items of this batch are being handled by another consumer")
-            return WebhookAnswer(204)  # every item was handled before
+            return _NO_CONTENT  # every item was handled before
         admitted = [u for u, c in zip(uids, claims, strict=True) if c is Claim.NEW and u is not None]
-        if len(admitted) == len(uids) - uids.count(None):
-            return Delivery(self, doc, admitted, busy=False)
-        dropped = {place for place, c in zip(places, claims, strict=True) if c is not Claim.NEW}
-        rest: dict[str, Any] = {}
-        for key, items in doc.items():
-            if key in _KINDS and items:
-                kept = [item for index, item in enumerate(items) if (key, index) not in dropped]
-                if kept:
-                    rest[key] = kept
-            else:
-                rest[key] = items
-        return Delivery(self, rest, admitted, busy=Claim.BUSY in claims)
+        rest = {key: items for key, items in doc.items() if key not in _KINDS or not items}
+        start = 0
+        for key, items in kinds:
+            end = start + len(items)
+            kept = [item for item, c in zip(items, claims[start:end], strict=True)
+                    if c is Claim.NEW]
+            if kept:
+                rest[key] = kept
+            start = end
+        return Delivery(self, rest, admitted, busy=Claim.BUSY in claims, size=new)
 
     def deliver(self, body: bytes) -> WebhookAnswer:
         """Admit a body that passed `check_request`, hand what is admitted to the handlers,
@@ -412,7 +425,7 @@ class WebhookReceiver:
         if isinstance(delivery, WebhookAnswer):
             return delivery
         try:
-            self._handle(delivery.message, delivery.events)
+            self._handle(lambda: delivery.message, delivery.events)
         except Exception:  # any handler failure must answer 500, not crash
             logger.exception("webhook handler failed; answering 500 so that the service retries")
             return delivery.failed()
@@ -449,18 +462,19 @@ class WebhookReceiver:
     def handle(self, message: NotificationMessage) -> None:
         """Pass one batch to the registry and the handlers, as a valid delivery does after
         admission (this method itself drops no repeats and records nothing)."""
-        self._handle(message, lambda: list(events_from_message(message)))
+        self._handle(lambda: message, lambda: list(events_from_message(message)))
 
-    def _handle(self, message: NotificationMessage, events: Callable[[], list[Event]]) -> None:
+    def _handle(self, message: Callable[[], NotificationMessage],
+                events: Callable[[], list[Event]]) -> None:
+        """*message* and *events* make the batch's model and typed events, each only if
+        needed (a receiver with only ``on_event`` never makes the model)."""
         registry = self.async_responses
-        need_events = self.on_event is not None or (
-            registry is not None and message.async_responses
-        )
-        batch = events() if need_events else []
-        if registry is not None and message.async_responses:
+        answers = registry is not None and bool(message().async_responses)
+        batch = events() if self.on_event is not None or answers else []
+        if answers:
             registry.feed(batch)
         if self.on_message is not None:
-            self.on_message(message)
+            self.on_message(message())
         if self.on_event is not None:
             for event in batch:
                 self.on_event(event)
@@ -470,11 +484,12 @@ class WebhookReceiver:
 _KINDS = frozenset(NotificationMessage.attribute_map.values())
 
 
-def _uid(item: Any) -> str | None:
-    """An item's uid as its event reads it (a uid that is not a string is kept as its str)."""
-    if type(item) is not dict:
-        return None
-    uid = item.get("uid")
+#: What a uid read from an item may be without being turned into a string.
+_UID_TYPES = frozenset({str, type(None)})
+
+
+def _uid(uid: Any) -> str | None:
+    """A uid as its event reads it (a uid that is not a string is kept as its str)."""
     if uid is None or type(uid) is str:
         return uid
     return str(uid)
@@ -491,6 +506,8 @@ def _read(stream: Any, length: int) -> bytes:
         remaining -= len(chunk)
     return b"".join(chunks)
 
+
+_NO_CONTENT = WebhookAnswer(204)
 
 _REASONS = {
     204: "No Content", 400: "Bad Request", 401: "Unauthorized", 405: "Method Not Allowed",

@@ -15,7 +15,6 @@ from mds.events import Event, events_from_message
 from mds.models import NotificationMessage
 from mds.webhook_receiver import (
     DEFAULT_MAX_BODY,
-    Delivery,
     ReceiverStats,
     WebhookAnswer,
 )
@@ -142,7 +141,7 @@ class WebhookReceiver:
         if isinstance(delivery, WebhookAnswer):
             return delivery
         try:
-            await self._handle(delivery.message, delivery)
+            await self._handle(lambda: delivery.message, delivery.events)
         except Exception:  # any handler failure must answer 500, not crash
             logger.exception("webhook handler failed; answering 500 so that the service retries")
             return await self._call(delivery.failed)
@@ -152,23 +151,29 @@ class WebhookReceiver:
         """Pass one batch to the registry and the handlers, as a valid delivery does after
         admission (this method itself drops no repeats and records nothing); coroutine
         handlers are awaited."""
-        await self._handle(message, None)
+        await self._handle(lambda: message, lambda: list(events_from_message(message)))
 
-    async def _handle(self, message: NotificationMessage, delivery: Delivery | None) -> None:
+    async def _handle(self, message: Callable[[], NotificationMessage],
+                      events: Callable[[], list[Event]]) -> None:
+        """*message* and *events* make the batch's model and typed events, each only if
+        needed (a receiver with only ``on_event`` never makes the model)."""
         registry = self.async_responses
-        answers = registry is not None and bool(message.async_responses)
-        events: list[Event] = []
-        if self.on_event is not None or answers:
-            events = delivery.events() if delivery is not None else list(
-                events_from_message(message))
+        answers = registry is not None and bool(message().async_responses)
+        batch = events() if self.on_event is not None or answers else []
         if answers:
-            registry.feed(events)
+            registry.feed(batch)
         if self.on_message is not None:
-            await _maybe_await(self.on_message(message))
+            await _maybe_await(self.on_message(message()))
         on_event = self.on_event
         if on_event is not None:
-            for event in events:
-                await _maybe_await(on_event(event))
+            if inspect.iscoroutinefunction(on_event):
+                for event in batch:
+                    await on_event(event)
+            else:
+                for event in batch:
+                    result = on_event(event)
+                    if result is not None and inspect.isawaitable(result):
+                        await result
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         if self._blocking:
