@@ -335,6 +335,14 @@ class NotificationListener:
         return self
 
     async def __anext__(self) -> Event:
+        events = self._events
+        gate = self._gate
+        if events and gate is not None and not gate.blocking:
+            # The common case: an event of the current batch, nothing to record per event.
+            return events.popleft()
+        return await self._next_event()
+
+    async def _next_event(self) -> Event:
         gate = self._gate or await self._admission()
         if gate.blocking and gate.holding:
             # The application asks for more: it is done with the last one. (In memory only, the

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from collections.abc import Sequence
-from itertools import islice
+from itertools import islice, repeat
 from typing import TYPE_CHECKING, cast
 
 from mds.checkpoint._store import CheckpointStore, Claim
@@ -226,19 +227,19 @@ class Gate:
     def finish(self, uids: Sequence[str | None]) -> None:
         """The application finished these items: record them (in the store first, then in the
         window). Items without a uid are skipped."""
-        unique = dict.fromkeys(uids)
-        unique.pop(None, None)
-        values = cast("list[str]", list(unique))
-        if not values:
+        finished = dict.fromkeys(uids, _FINISHED)
+        finished.pop(None, None)
+        if not finished:
             return
+        values = cast("dict[str, bool]", finished)  # no None
         if self.checkpoint is not None:
-            self.checkpoint.finish(values)
+            self.checkpoint.finish(list(values))
         with self._lock:
             seen = self._seen
-            pop = seen.pop
-            for uid in values:  # each becomes the newest
-                pop(uid, None)
-                seen[uid] = _FINISHED
+            # Each becomes the newest: out, then in again in order (both loops in C: this runs
+            # for every item).
+            deque(map(seen.pop, values, repeat(None)), maxlen=0)
+            seen.update(values)
             self._trim()
 
     def release(self, uids: Sequence[str | None]) -> None:
