@@ -11,12 +11,19 @@
    client load (threads with a keep-alive connection each PUTting the same batches); with the
    server's CPU time per delivery (steadier than the rate on a shared machine).
 
+What users get is measured: the channel is registered as `mds.aio.NotificationListener`
+registers it (the 2020 ``cfg`` flags ``include_uid`` and ``include_timestamp``: every item
+carries a ``uid``, which the listener's dedupe admits, and a ``timestamp``), and the webhook
+items carry the same keys (a callback channel with those flags, as docs/Delivery-guarantees.md
+advises); ``--plain`` leaves them out (a channel registered without a ``cfg``).
+
 The emulator runs in a subprocess (``python -m mds emulator``) so that it does not share the
 consumer's GIL. Rounds are interleaved (each round runs every consumer once), medians of
 ``--rounds`` after ``--warmup`` untimed ones; each line also shows the ratio per round.
 
     python benchmarks/bench_aio.py [--items 100000] [--batch 1000] [--rounds 5] [--warmup 1]
                                    [--deliveries 2000] [--delivery-items 50] [--clients 8]
+                                   [--plain] [--only listener|receiver]
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +215,17 @@ async def messages_round(url: str, items: int) -> float:
     return time.perf_counter() - started
 
 
+def register_channel(url: str, plain: bool) -> None:
+    """Register the websocket channel as the listener does by default (the 2020 ``cfg`` with
+    ``include_uid`` and ``include_timestamp``), or, *plain*, without a body."""
+    import mds
+
+    serialization = None if plain else mds.SerializationConfigData(
+        type="v2", cfg=mds.SerializationConfigObjectV2(include_uid=True, include_timestamp=True))
+    with mds.ApiClient(mds.Configuration(host=url, api_key=API_KEY)) as client:
+        mds.NotificationsApi(client).register_websocket(serialization)
+
+
 def bench_listener(args: argparse.Namespace) -> dict[str, list[float]]:
     proc, url = start_emulator(args.batch)
     http = urllib3.PoolManager(retries=False)
@@ -219,9 +238,7 @@ def bench_listener(args: argparse.Namespace) -> dict[str, list[float]]:
     # process) per event: steadier than the rate on a shared machine.
     cpu: dict[str, list[float]] = {name: [] for name, _ in runners}
     try:
-        response = http.request("PUT", f"{url}/v2/notification/websocket",
-                                headers={"Authorization": f"Bearer {API_KEY}"})
-        assert response.status in (200, 201), response.status
+        register_channel(url, plain=args.plain)
         for round_number in range(args.warmup + args.rounds):
             for name, runner in runners:
                 queue(http, url, args.items)
@@ -307,10 +324,19 @@ def deliveries_round(url: str, bodies: list[bytes], clients: int) -> float:
 
 
 def bench_receivers(args: argparse.Namespace) -> dict[str, list[float]]:
-    bodies = [json.dumps({"notifications": [
-        {"ep": f"dev-{n}", "path": "/3303/0/5700", "ct": "text/plain",
-         "payload": base64.b64encode(str(n * 100 + i).encode()).decode()}
-        for i in range(args.delivery_items)]}).encode() for n in range(args.deliveries)]
+    def item(n: int, i: int) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "ep": f"dev-{n}", "path": "/3303/0/5700", "ct": "text/plain",
+            "payload": base64.b64encode(str(n * 100 + i).encode()).decode(), "max-age": 0}
+        if not args.plain:
+            fields["uid"] = str(uuid.uuid4())
+            fields["timestamp"] = "2026-11-27T12:00:00.000Z"
+        return fields
+
+    # Every delivery's uids are new to the receiver in every round, as the service's are.
+    rounds = [[json.dumps({"notifications": [item(n, i) for i in range(args.delivery_items)]})
+               .encode() for n in range(args.deliveries)]
+              for _ in range(args.warmup + args.rounds)]
     servers = {"bare ASGI app + json": start_uvicorn("bare_app"),
                "bare ASGI app + mds.events": start_uvicorn("events_app"),
                "mds.aio.WebhookReceiver": start_uvicorn("receiver_app")}
@@ -320,6 +346,7 @@ def bench_receivers(args: argparse.Namespace) -> dict[str, list[float]]:
         for round_number in range(args.warmup + args.rounds):
             for name, (proc, url) in servers.items():
                 cpu_started = cpu_seconds(proc.pid)
+                bodies = rounds[round_number]
                 elapsed = deliveries_round(url, bodies, args.clients)
                 cpu_used = cpu_seconds(proc.pid) - cpu_started
                 if round_number >= args.warmup:
@@ -358,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delivery-items", type=int, default=50)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--only", choices=["listener", "receiver"])
+    parser.add_argument("--plain", action="store_true",
+                        help="items without the cfg keys uid and timestamp")
     args = parser.parse_args(argv)
     if args.only != "receiver":
         report(f"{args.items} notifications per round, batches of {args.batch}, {args.rounds} "
