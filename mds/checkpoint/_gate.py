@@ -75,8 +75,8 @@ class Gate:
         checkpoint: a `CheckpointStore`, or what `open_checkpoint` opens (a sqlite file path, a
             ``redis://`` URL); None remembers only the window, in memory.
         window: how many uids are remembered in memory (the most recently admitted or
-            finished); a repeat older than that is asked of the store (or, without one,
-            admitted again).
+            finished; up to a sixteenth more between trims); a repeat older than that is asked
+            of the store (or, without one, admitted again).
 
     A uid admitted and not yet finished is BUSY for a repeat that comes meanwhile (another
     thread, a redelivery while the first delivery is being handled): the repeat is neither
@@ -94,6 +94,7 @@ class Gate:
         store = open_checkpoint(checkpoint)
         self.checkpoint: CheckpointStore | None = store
         self.window = window
+        self._slack = max(1, window // 16)  # see _trim
         self._owns_store = store is not None and store is not checkpoint
         self._lock = threading.Lock()
         # uid -> _HELD or _FINISHED, oldest first (a dict keeps its insertion order, and costs
@@ -123,11 +124,14 @@ class Gate:
         self._trim()
 
     def _trim(self) -> None:
-        """Drop the oldest uids past the window (lock held). Trimming once after recording a
-        whole batch keeps the same uids as trimming after each: always the oldest go."""
+        """Drop the oldest uids past the window (lock held), once some ``window / 16`` of them
+        have gathered. Finding the oldest walks over the slots of those dropped before (a dict
+        reuses them only when it grows), so a trim after every small batch (a webhook
+        delivery) would cost more than all the rest; the window holds between ``window`` and
+        ``window * 17 / 16`` uids. Always the oldest go."""
         seen = self._seen
         excess = len(seen) - self.window
-        if excess > 0:
+        if excess >= self._slack:
             for uid in list(islice(seen, excess)):
                 del seen[uid]
 
