@@ -240,9 +240,11 @@ class Gate:
             self.checkpoint.finish(list(values))
         with self._lock:
             seen = self._seen
-            # Each becomes the newest: out, then in again in order (both loops in C: this runs
-            # for every item).
-            deque(map(seen.pop, values, repeat(None)), maxlen=0)
+            # Each becomes the newest, in order (this runs for every item: loops in C). Most
+            # often they already are (the batch admitted last): then only their state changes.
+            newest = list(islice(reversed(seen.keys()), len(values)))
+            if newest != list(reversed(values.keys())):
+                deque(map(seen.pop, values, repeat(None)), maxlen=0)
             seen.update(values)
             self._trim()
 
