@@ -224,6 +224,21 @@ def test_the_registry_is_fed_and_handle_takes_a_message() -> None:
     assert [e.value for e in got] == [7, 3]  # type: ignore[attr-defined]
 
 
+def test_a_coroutine_on_message_and_a_handler_returning_an_awaitable_are_awaited() -> None:
+    got: list[Any] = []
+
+    async def on_message(message: mds.NotificationMessage) -> None:
+        got.append(len(message))
+
+    class OnEvent:  # a callable object whose call is a coroutine: awaited as well
+        async def __call__(self, event: Event) -> None:
+            got.append(event.value)  # type: ignore[attr-defined]
+
+    receiver = mds.aio.WebhookReceiver(on_event=OnEvent(), on_message=on_message)
+    asyncio.run(receiver.handle(mds.NotificationMessage.from_dict(json.loads(batch(2, 3)))))
+    assert got == [2, 2, 3]  # the message's length, then each event's value
+
+
 def test_a_websocket_scope_is_refused() -> None:
     receiver = mds.aio.WebhookReceiver()
 

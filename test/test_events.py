@@ -811,6 +811,9 @@ def test_every_kind_reads_the_cfg_keys_when_sent() -> None:
         {"ep": EP, "path": "/1", "ct": "text/plain", "payload": "NTc=", "uid": 17},
         {"ep": EP, "path": "/1", "ct": "text/plain", "payload": "NTc=", "max-age": None, "uid": 17},
         {"ep": EP, "path": "/1", "payload": "NTc=", "original_ep": "my-device", "uid": 17},
+        # what a listener's channel sends: the five, uid and timestamp
+        {"ep": EP, "path": "/1", "ct": "text/plain", "payload": "NTc=", "max-age": 0, "uid": 17,
+         "timestamp": STAMP},
     ],
 )
 def test_cfg_keys_of_notifications_however_the_item_is_laid_out(item: dict[str, Any]) -> None:
@@ -819,6 +822,7 @@ def test_cfg_keys_of_notifications_however_the_item_is_laid_out(item: dict[str, 
     assert event.error is None
     assert event.uid == "17"  # a number is kept as its str(), as for de-registrations
     assert event.original_id == item.get("original_ep")
+    assert event.timestamp == item.get("timestamp")
     assert event.value == (57 if "ct" in item else b"57")
 
 
