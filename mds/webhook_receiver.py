@@ -38,6 +38,7 @@ from typing import Any, cast
 
 from mds.api.notifications_api import NotificationsApi
 from mds.checkpoint import DEFAULT_WINDOW, CheckpointStore, Claim, Gate
+from mds.checkpoint._items import ITEM_KINDS
 from mds.events import Event, event_list, events_from_message
 from mds.exceptions import (
     ApiException,
@@ -70,8 +71,8 @@ DEFAULT_MAX_BODY = 64 * 2**20
 #: batch, or the checkpoint store failed.
 BUSY_RETRY_AFTER = 1
 
-_OBJECT_KINDS = ("notifications", "registrations", "reg-updates", "async-responses")
-_ID_KINDS = ("de-registrations", "registrations-expired")
+_OBJECTITEM_KINDS = ("notifications", "registrations", "reg-updates", "async-responses")
+_IDITEM_KINDS = ("de-registrations", "registrations-expired")
 
 StartResponse = Callable[..., Any]
 
@@ -112,11 +113,11 @@ def _check_items(doc: dict[str, Any]) -> None:
     device id or an object, for de-registrations and expired registrations). The service never
     sends anything else, so a body that does is refused whole (400) before any handler runs,
     rather than delivered as events with ``error`` set."""
-    for key in _OBJECT_KINDS:
+    for key in _OBJECTITEM_KINDS:
         items = doc.get(key)
         if items and any(type(item) is not dict for item in items):
             raise BadRequestException(400, f"{key!r} is not a list of objects")
-    for key in _ID_KINDS:
+    for key in _IDITEM_KINDS:
         items = doc.get(key)
         if items and any(type(item) not in (str, dict) for item in items):
             raise BadRequestException(400, f"{key!r} is not a list of device ids")
@@ -381,7 +382,7 @@ class WebhookReceiver:
         kinds: list[tuple[str, list[Any]]] = []  # the item lists, in wire order
         uids: list[str | None] = []  # of every item, in the same order
         for key, items in doc.items():
-            if key in _KINDS and items:
+            if key in ITEM_KINDS and items:
                 kinds.append((key, items))
                 uids.extend([item.get("uid") if type(item) is dict else None for item in items])
         if not uids:
@@ -407,7 +408,7 @@ class WebhookReceiver:
                 return _busy_answer("the items of this batch are being handled by another consumer")
             return _NO_CONTENT  # every item was handled before
         admitted = [u for u, c in zip(uids, claims, strict=True) if c is Claim.NEW and u is not None]
-        rest = {key: items for key, items in doc.items() if key not in _KINDS or not items}
+        rest = {key: items for key, items in doc.items() if key not in ITEM_KINDS or not items}
         start = 0
         for key, items in kinds:
             end = start + len(items)
@@ -478,10 +479,6 @@ class WebhookReceiver:
         if self.on_event is not None:
             for event in batch:
                 self.on_event(event)
-
-
-#: The JSON keys of the item lists of a NotificationMessage.
-_KINDS = frozenset(NotificationMessage.attribute_map.values())
 
 
 #: What a uid read from an item may be without being turned into a string.

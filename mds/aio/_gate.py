@@ -10,10 +10,11 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from mds.checkpoint import Claim
+from mds.checkpoint._items import item_uids as wire_item_uids
+from mds.checkpoint._items import without_items
 from mds.events import Event, event_list, message_dict
 from mds.exceptions import MdsError
-from mds.listener._source import Batch, Counters, has_items
-from mds.models import NotificationMessage
+from mds.listener._source import Batch, Counters
 
 if TYPE_CHECKING:
     from mds.aio._worker import Worker
@@ -24,18 +25,7 @@ __all__ = ["Gate", "admitted_part", "item_uids"]
 
 logger = logging.getLogger("mds.listener")
 
-#: The JSON keys of the item lists of a NotificationMessage.
-_KINDS = frozenset(NotificationMessage.attribute_map.values())
-
 Fetch = Callable[[], Awaitable["Batch | None"]]
-
-
-def _uid(item: Any) -> str | None:
-    if type(item) is not dict:
-        return None
-    uid = item.get("uid")
-    return uid if uid is None or type(uid) is str else str(uid)
-
 
 #: An event's uid (every kind of event has one, None unless the channel's cfg asked for it).
 _event_uid = attrgetter("uid")
@@ -44,16 +34,7 @@ _event_uid = attrgetter("uid")
 def item_uids(batch: Batch) -> tuple[list[tuple[str, int]], list[str]]:
     """Where in *batch* the items with a uid are (kind, index), and their uids, in wire
     order."""
-    places: list[tuple[str, int]] = []
-    uids: list[str] = []
-    for key, items in message_dict(batch).items():
-        if key in _KINDS and type(items) is list:
-            for index, item in enumerate(items):
-                uid = _uid(item)
-                if uid is not None:
-                    places.append((key, index))
-                    uids.append(uid)
-    return places, uids
+    return wire_item_uids(message_dict(batch))
 
 
 def admitted_part(batch: Batch, places: list[tuple[str, int]],
@@ -63,15 +44,7 @@ def admitted_part(batch: Batch, places: list[tuple[str, int]],
     dropped = {place for place, claim in zip(places, claims, strict=True) if claim != "new"}
     if not dropped:
         return batch
-    rest: dict[str, Any] = {}
-    for key, items in message_dict(batch).items():
-        if key in _KINDS and type(items) is list:
-            kept = [item for index, item in enumerate(items) if (key, index) not in dropped]
-            if kept:
-                rest[key] = kept
-        else:
-            rest[key] = items
-    return rest if has_items(rest) else None
+    return without_items(message_dict(batch), dropped)
 
 
 class Gate:
