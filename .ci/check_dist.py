@@ -105,9 +105,14 @@ def check_metadata(where: str, metadata: Message, version: str, requirements: li
     for field, value in expected.items():
         if metadata.get(field) != value:
             problems.append(f"{where}: {field} is {metadata.get(field)!r}, expected {value!r}")
-    requires = normalised(metadata.get_all("Requires-Dist") or [])
+    declared = [Requirement(line) for line in metadata.get_all("Requires-Dist") or []]
+    requires = sorted(str(r) for r in declared if r.marker is None)
     if requires != requirements:
         problems.append(f"{where}: Requires-Dist {requires} differs from requirements.txt {requirements}")
+    # The optional extras: exactly `redis` (the Redis checkpoint), needing redis-py.
+    extras = sorted(str(r) for r in declared if r.marker is not None)
+    if extras != ['redis>=4.2; extra == "redis"'] or metadata.get_all("Provides-Extra") != ["redis"]:
+        problems.append(f"{where}: the extras are {extras}, not redis-py for the 'redis' extra")
     if "mds demo" not in (metadata.get_payload() or ""):
         problems.append(f"{where}: the long description is not the README")
     return problems
