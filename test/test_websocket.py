@@ -369,7 +369,8 @@ def test_a_silent_server_gets_no_pong_in_time() -> None:
     server = RawWebsocketServer([])
     try:
         with mds.ApiClient(mds.Configuration(host=server.url, api_key="ak_x")) as client:
-            with mds.NotificationsApi(client).connect_websocket() as ws:
+            # close_timeout: the silent server never answers the close frame either.
+            with open_websocket(client, close_timeout=0.2) as ws:
                 with pytest.raises(mds.ApiTimeoutError, match="pong"):
                     ws.ping(timeout=0.2)
     finally:
