@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any
 
 import urllib3
+from bench_listener import API_KEY, queue, start_emulator
 
-API_KEY = "ak_benchmark0000000000000000000000"
 HERE = Path(__file__).resolve().parent
 
 
@@ -114,35 +114,6 @@ receiver_app = _make_receiver() if os.environ.get("MDS_BENCH_RECEIVER") else Non
 
 
 # -- the listener ------------------------------------------------------------------------------
-
-def start_emulator(batch: int) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mds", "emulator", "--port", "0", "--api-key", API_KEY,
-         "--batch-limit", str(batch)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    url = line.strip().rsplit(" ", 1)[-1]
-    if not url.startswith("http://"):
-        proc.kill()
-        raise SystemExit(f"the emulator did not start: {line!r}")
-    return proc, url
-
-
-def queue(http: urllib3.PoolManager, url: str, items: int) -> None:
-    """Queue *items* text/plain notifications, in chunks, through the admin API."""
-    payloads = [base64.b64encode(str(i).encode()).decode() for i in range(items)]
-    for start in range(0, items, 20_000):
-        message = {"notifications": [
-            {"ep": "016f0a9c0c3d00000000000100100ffd", "path": "/3303/0/5700",
-             "ct": "text/plain", "payload": p, "max-age": 0}
-            for p in payloads[start:start + 20_000]]}
-        response = http.request("POST", f"{url}/_emulator/messages",
-                                body=json.dumps({"message": message, "api_key": API_KEY}),
-                                headers={"Content-Type": "application/json"})
-        assert response.status == 200, response.data
-
 
 async def raw_round(url: str, items: int) -> float:
     from websockets.asyncio.client import connect
